@@ -1,0 +1,89 @@
+"""Each module imports only from layers below it (DESIGN.md, "Layers")."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "segmint"
+
+#: top-level module or package of segmint → layer
+LAYERS = {
+    "errors": 0,
+    "schema": 1,
+    "connect": 1,
+    "config": 1,
+    "ingest": 2,
+    "identity": 2,
+    "features": 2,
+    "rules": 2,
+    "demo": 2,
+    "datasets": 2,
+    "models": 3,
+    "activation": 3,
+    "workspace": 4,
+    "storage": 4,
+    "report": 4,
+    "cli": 5,
+    "server": 5,
+}
+
+#: Modules allowed to execute queries against an engine. Models may pull the condensed data they
+#: fit on (e.g. distinct frequency/recency/T patterns) inside fit/predict, nothing else.
+EXECUTORS = {"workspace", "storage", "report", "cli", "server", "models"}
+
+
+def _top(module_path: Path) -> str:
+    rel = module_path.relative_to(SRC)
+    return rel.parts[0].removesuffix(".py")
+
+
+def _segmint_imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.startswith("segmint.")]
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.level == 0
+            and (node.module or "").startswith("segmint.")
+        ):
+            found.append(node.module)
+    return [name.split(".")[1] for name in found]
+
+
+MODULES = sorted(p for p in SRC.rglob("*.py") if p.name != "__init__.py" or p.parent != SRC)
+
+
+def test_every_top_level_module_has_a_layer():
+    tops = {_top(p) for p in MODULES}
+    assert tops <= set(LAYERS), (
+        f"give these a layer in tests/test_layering.py: {tops - set(LAYERS)}"
+    )
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(SRC)))
+def test_imports_only_lower_layers(path: Path):
+    me = _top(path)
+    for other in _segmint_imports(path):
+        if other == me:
+            continue
+        assert LAYERS[other] < LAYERS[me], (
+            f"{path.relative_to(SRC)} (layer {LAYERS[me]}) imports segmint.{other} "
+            f"(layer {LAYERS[other]})"
+        )
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in MODULES if _top(p) not in EXECUTORS],
+    ids=lambda p: str(p.relative_to(SRC)),
+)
+def test_expression_layers_never_execute(path: Path):
+    """features/, rules/, models/ … build expressions; only the workspace/CLI/server execute."""
+    text = path.read_text(encoding="utf-8")
+    for call in (".execute(", ".to_pandas(", ".to_pyarrow(", ".raw_sql(", ".create_table("):
+        assert call not in text, f"{path.relative_to(SRC)} executes ({call.strip('(')})"
