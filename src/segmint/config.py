@@ -58,6 +58,12 @@ class JunkIdentifiers(BaseModel):
     min_phone_distinct_digits: int = Field(
         3, description="a phone with fewer distinct digits than this is junk (e.g. 22222222)"
     )
+    max_shared: int = Field(
+        50,
+        ge=2,
+        description="an identifier shared by more records than this links nobody (a shop phone, "
+        "a family e-mail); it is reported as over-shared",
+    )
     values: list[str] = Field(
         default_factory=lambda: ["", "-", "n/a", "na", "none", "null", "unknown", "0", "test"],
         description="any identifier equal to one of these (case-insensitive) is junk",

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 __all__ = [
     "ConfigError",
     "DataError",
+    "DefinitionError",
+    "DefinitionProblem",
     "EngineMissingError",
     "ImportProblem",
     "ImportValidationError",
@@ -42,7 +44,7 @@ def close_matches(word: str, candidates: Iterable[str], n: int = 3) -> list[str]
     """
     cands = list(candidates)
     lowered = {c.lower(): c for c in cands}
-    hits = difflib.get_close_matches(word.lower(), list(lowered), n=n, cutoff=0.6)
+    hits = difflib.get_close_matches(word.lower(), list(lowered), n=n, cutoff=0.7)
     return [lowered[h] for h in hits]
 
 
@@ -184,4 +186,70 @@ class ImportValidationError(ValidationError):
     def to_dict(self) -> dict:
         d = super().to_dict()
         d["problems"] = [p.__dict__ for p in self.problems]
+        return d
+
+
+@dataclass(frozen=True)
+class DefinitionProblem:
+    """One problem found in a segment definition: where (file and JSON pointer) and what.
+
+    >>> DefinitionProblem("segments.yaml", "/segments/2/where/all/0/field",
+    ...     "Segment 'at_risk' refers to unknown field 'recncy'.", ("recency",)).render()
+    "Segment 'at_risk' refers to unknown field 'recncy'. Did you mean 'recency'? \
+(segments.yaml, /segments/2/where/all/0/field)"
+    """
+
+    file: str | None
+    pointer: str
+    message: str
+    suggestions: tuple[str, ...] = ()
+    hint: str | None = None
+
+    @property
+    def location(self) -> str:
+        pointer = self.pointer or "/"
+        return f"{self.file}, {pointer}" if self.file else pointer
+
+    def render(self) -> str:
+        parts = [self.message]
+        if self.suggestions:
+            parts.append("Did you mean " + ", ".join(f"'{s}'" for s in self.suggestions) + "?")
+        parts.append(f"({self.location})")
+        if self.hint:
+            parts.append(f"Hint: {self.hint}")
+        return " ".join(parts)
+
+
+class DefinitionError(ValidationError):
+    """Segment definitions were refused; carries every problem found, not only the first.
+
+    With one problem it reads like any other error (message, suggestions, location, hint).
+    """
+
+    type_name = "definition_error"
+
+    def __init__(self, problems: Sequence[DefinitionProblem], *, max_shown: int = 50) -> None:
+        self.problems = list(problems)
+        if len(self.problems) == 1:
+            p = self.problems[0]
+            super().__init__(p.message, location=p.location, suggestions=p.suggestions, hint=p.hint)
+            return
+        shown = [p.render() for p in self.problems[:max_shown]]
+        more = len(self.problems) - len(shown)
+        head = f"{len(self.problems)} problems in segment definitions:"
+        tail = f"\n  … and {more:,} more" if more > 0 else ""
+        super().__init__(head + "\n  - " + "\n  - ".join(shown) + tail)
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        d["problems"] = [
+            {
+                "file": p.file,
+                "pointer": p.pointer,
+                "message": p.message,
+                "suggestions": list(p.suggestions),
+                "hint": p.hint,
+            }
+            for p in self.problems
+        ]
         return d

@@ -65,8 +65,8 @@ def read_schema_version(con) -> int:
 
 
 def _write_schema_version(con, version: int) -> None:
-    data = ibis.memtable({"key": ["schema_version"], "value": [str(version)]})
-    con.create_table(META_TABLE, data, overwrite=True)
+    data = pa.table({"key": ["schema_version"], "value": [str(version)]})
+    con.create_table(META_TABLE, data, overwrite=True)  # a pyarrow table leaves no temp view
 
 
 def ensure_schema(con) -> int:
@@ -108,6 +108,4 @@ def transaction(con) -> Iterator[None]:
 
 def replace_table(con, name: str, data: pa.Table | ibis.Table) -> None:
     """Replace the content of ``name`` with ``data`` (inside the caller's transaction)."""
-    if isinstance(data, pa.Table):
-        data = ibis.memtable(data)
     con.create_table(name, data, overwrite=True)
