@@ -40,11 +40,11 @@ def close_matches(word: str, candidates: Iterable[str], n: int = 3) -> list[str]
     """Return up to ``n`` candidates close to ``word`` (for "did you mean" hints).
 
     >>> close_matches("recncy", ["recency", "frequency", "monetary"])
-    ['recency']
+    ['recency', 'frequency']
     """
     cands = list(candidates)
     lowered = {c.lower(): c for c in cands}
-    hits = difflib.get_close_matches(word.lower(), list(lowered), n=n, cutoff=0.7)
+    hits = difflib.get_close_matches(word.lower(), list(lowered), n=n, cutoff=0.6)
     return [lowered[h] for h in hits]
 
 
