@@ -1,0 +1,527 @@
+"""Personas: a readable card for each cluster (layer 3, templates only, no network models).
+
+For each cluster :func:`describe_personas` gives its size and share of customers, its share of
+value (``value_column``, e.g. revenue or CLV), the features that distinguish it with their
+effect size — the standardised mean difference ``d = (mean_in − mean_rest) / pooled_sd``
+(Cohen's d; for a categorical column, of the indicator of its most over-represented level) — a
+generated name and plain-language description in English and Traditional Chinese, the
+preferred channel (most common value of ``channel_column`` in the cluster) and a suggested offer.
+
+Names and offers come from the strongest distinguishing features whose names segmint knows
+(recency, frequency / rate, monetary / revenue / aov / spend / value, discount, holiday,
+units, tenure, browse, events); other features are described by their column name.
+
+:func:`persona_table` turns cluster labels into an ibis table ``customer_id → cluster, persona``
+that segment definitions can use as a computed metric.
+
+Example:
+    >>> import pandas as pd
+    >>> X = pd.DataFrame({"frequency": [1, 1, 2, 20, 22, 25], "recency_days": [300, 280, 320, 5, 3, 9],
+    ...                   "channel": ["email", "email", "sms", "whatsapp", "whatsapp", "email"]})
+    >>> cards = describe_personas(X, [0, 0, 0, 1, 1, 1], value_column="frequency",
+    ...                           channel_column="channel")
+    >>> cards[1].name_en, cards[1].name_zh, cards[1].preferred_channel
+    ('Recently active, frequent customers', '近期活躍、高頻顧客', 'whatsapp')
+    >>> round(cards[1].value_share, 2), cards[1].offer_key
+    (0.94, 'vip')
+"""  # noqa: E501
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from segmint.errors import ValidationError, close_matches
+
+__all__ = [
+    "OFFERS",
+    "ClusterResult",
+    "FeatureEffect",
+    "Persona",
+    "cluster_customers",
+    "describe_personas",
+    "persona_frame",
+    "persona_table",
+]
+
+# keyword → (en high, zh high, en low, zh low, en phrase high, zh phrase high, en low, zh low)
+_WORDS: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
+    (
+        ("discount", "coupon", "promo"),
+        (
+            "deal-seeking",
+            "愛用優惠",
+            "full-price",
+            "原價購買",
+            "use discount codes more often",
+            "較常使用優惠碼",
+            "rarely use discount codes",
+            "甚少使用優惠碼",
+        ),
+    ),
+    (
+        ("holiday", "season", "gift"),
+        (
+            "seasonal gift",
+            "節日送禮",
+            "everyday",
+            "日常購買",
+            "buy mostly in holiday seasons",
+            "多在節日期間購買",
+            "buy all year round",
+            "全年購買",
+        ),
+    ),
+    (
+        ("unit", "quantity", "basket_size", "wholesale"),
+        (
+            "bulk-buying",
+            "大批量採購",
+            "single-item",
+            "單件購買",
+            "buy many units per order",
+            "每單購買件數多",
+            "buy few units per order",
+            "每單購買件數少",
+        ),
+    ),
+    (
+        ("browse",),
+        (
+            "browsing-only",
+            "只瀏覽",
+            "buying",
+            "有購買",
+            "browse without buying",
+            "瀏覽但未購買",
+            "buy rather than just browse",
+            "會實際購買",
+        ),
+    ),
+    (
+        ("recency",),
+        (
+            "lapsed",
+            "久未購買",
+            "recently active",
+            "近期活躍",
+            "have not bought for a long time",
+            "很久沒有購買",
+            "bought recently",
+            "最近有購買",
+        ),
+    ),
+    (
+        ("tenure", "age_days", "first_order"),
+        (
+            "long-standing",
+            "長期",
+            "new",
+            "新",
+            "have been customers for longer",
+            "成為顧客的時間較長",
+            "joined recently",
+            "最近才成為顧客",
+        ),
+    ),
+    (
+        ("frequency", "order_count", "rate", "orders"),
+        (
+            "frequent",
+            "高頻",
+            "occasional",
+            "低頻",
+            "buy more often",
+            "購買次數較多",
+            "buy less often",
+            "購買次數較少",
+        ),
+    ),
+    (
+        ("aov", "monetary", "revenue", "spend", "value", "clv", "amount"),
+        (
+            "high-spending",
+            "高消費",
+            "budget",
+            "低消費",
+            "spend more",
+            "消費金額較高",
+            "spend less",
+            "消費金額較低",
+        ),
+    ),
+    (
+        ("event", "session", "web", "engagement"),
+        (
+            "engaged online",
+            "線上活躍",
+            "offline",
+            "少上網",
+            "are more active online",
+            "線上互動較多",
+            "are less active online",
+            "線上互動較少",
+        ),
+    ),
+]
+
+#: offer key → (English, Traditional Chinese)
+OFFERS: dict[str, tuple[str, str]] = {
+    "win_back": ("a win-back voucher with a time limit", "限時回購優惠券"),
+    "welcome": ("a welcome series with a second-order incentive", "迎新系列及第二張訂單優惠"),
+    "bundle_coupon": (
+        "bundles and members-only coupons instead of blanket discounts",
+        "以組合優惠及會員專屬優惠券取代全場折扣",
+    ),
+    "seasonal": ("early access to gift sets before the next holiday", "節日前搶先預訂禮盒"),
+    "volume": ("volume pricing and a dedicated account manager", "批量價格及專屬客戶經理"),
+    "first_order": ("a first-order discount on the products they viewed", "瀏覽過產品的首單折扣"),
+    "vip": (
+        "VIP early access and loyalty rewards (no discount needed)",
+        "VIP 搶先購及積分獎賞（毋須折扣）",
+    ),
+    "reactivate": ("personalised recommendations to buy again", "個人化推薦，鼓勵再次購買"),
+    "cross_sell": ("cross-sell of complementary categories", "交叉推薦相關類別產品"),
+}
+
+
+@dataclass(frozen=True)
+class FeatureEffect:
+    """How one feature differs inside a cluster from the rest (``d``: standardised difference)."""
+
+    feature: str
+    cluster_mean: float
+    rest_mean: float
+    effect_size: float
+
+
+@dataclass
+class Persona:
+    """One cluster's card."""
+
+    cluster: int
+    size: int
+    share: float
+    value_share: float | None
+    features: list[FeatureEffect] = field(default_factory=list)
+    name_en: str = ""
+    name_zh: str = ""
+    description_en: str = ""
+    description_zh: str = ""
+    preferred_channel: str | None = None
+    offer_key: str = "cross_sell"
+    offer_en: str = ""
+    offer_zh: str = ""
+
+
+def _words(feature: str) -> tuple[str, ...] | None:
+    low = feature.lower()
+    for keys, words in _WORDS:
+        if any(k in low for k in keys):
+            return words
+    return None
+
+
+def _offer(effects: list[FeatureEffect]) -> str:
+    """The offer of the strongest feature segmint knows (|d| ≥ 0.5)."""
+    for e in effects:
+        if abs(e.effect_size) < 0.5:
+            continue
+        low, up = e.feature.lower(), e.effect_size > 0
+        if "browse" in low and up:
+            return "first_order"
+        if any(k in low for k in ("discount", "coupon", "promo")) and up:
+            return "bundle_coupon"
+        if any(k in low for k in ("holiday", "season", "gift")) and up:
+            return "seasonal"
+        if any(k in low for k in ("unit", "quantity", "wholesale")) and up:
+            return "volume"
+        if "recency" in low:
+            return "win_back" if up else "vip"
+        if any(k in low for k in ("tenure", "first_order")) and not up:
+            return "welcome"
+        if any(k in low for k in ("frequency", "order_count", "rate")):
+            return "vip" if up else "reactivate"
+        if any(k in low for k in ("aov", "monetary", "revenue", "spend", "value")) and up:
+            return "vip"
+    return "cross_sell"
+
+
+def _effects(df: pd.DataFrame, inside: np.ndarray, columns: Sequence[str]) -> list[FeatureEffect]:
+    out = []
+    for col in columns:
+        s = df[col]
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            x = s.to_numpy(dtype=float)
+            label = col
+        else:  # categorical: the most over-represented level
+            values = s.astype(object).where(s.notna(), "(missing)").astype(str)
+            lift = (
+                values[inside]
+                .value_counts(normalize=True)
+                .sub(values[~inside].value_counts(normalize=True), fill_value=0.0)
+            )
+            if lift.empty:
+                continue
+            level = str(lift.sort_values(ascending=False, kind="stable").index[0])
+            x = (values == level).to_numpy(dtype=float)
+            label = f"{col}={level}"
+        a, b = x[inside], x[~inside]
+        a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+        if len(a) == 0 or len(b) == 0:
+            continue
+        va = a.var(ddof=1) if len(a) > 1 else 0.0
+        vb = b.var(ddof=1) if len(b) > 1 else 0.0
+        pooled = np.sqrt(((len(a) - 1) * va + (len(b) - 1) * vb) / max(len(a) + len(b) - 2, 1))
+        diff = a.mean() - b.mean()
+        d = diff / pooled if pooled > 0 else (0.0 if diff == 0 else float(np.sign(diff)) * 10.0)
+        out.append(FeatureEffect(label, float(a.mean()), float(b.mean()), round(float(d), 4)))
+    out.sort(key=lambda e: (-abs(e.effect_size), e.feature))
+    return out
+
+
+def _name(effects: list[FeatureEffect], cluster: int) -> tuple[str, str]:
+    en, zh, seen = [], [], set()
+    for e in effects:
+        words = _words(e.feature)
+        if words is None or abs(e.effect_size) < 0.5 or words in seen:
+            continue
+        seen.add(words)
+        hi = e.effect_size > 0
+        en.append(words[0] if hi else words[2])
+        zh.append(words[1] if hi else words[3])
+        if len(en) == 2:
+            break
+    if not en:
+        for e in effects[:1]:
+            if abs(e.effect_size) >= 0.5:
+                en.append(f"{'high' if e.effect_size > 0 else 'low'} {e.feature}")
+                zh.append(f"{e.feature}{'偏高' if e.effect_size > 0 else '偏低'}")
+    if not en:
+        return f"Typical customers (cluster {cluster})", f"一般顧客（第 {cluster} 群）"
+    first = en[0][0].upper() + en[0][1:]
+    return ", ".join([first, *en[1:]]) + " customers", "、".join(zh) + "顧客"
+
+
+def _phrase(e: FeatureEffect, lang: str) -> str:
+    words = _words(e.feature)
+    hi = e.effect_size > 0
+    if words is not None:
+        text = (words[4] if hi else words[6]) if lang == "en" else (words[5] if hi else words[7])
+    elif lang == "en":
+        text = f"have {'higher' if hi else 'lower'} {e.feature}"
+    else:
+        text = f"{e.feature}{'較高' if hi else '較低'}"
+    return f"{text} (d = {e.effect_size:+.1f})"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def describe_personas(
+    features: Any,
+    labels: Sequence[int] | np.ndarray,
+    *,
+    columns: Sequence[str] | None = None,
+    value_column: str | None = None,
+    channel_column: str | None = None,
+    id_column: str = "customer_id",
+    top: int = 3,
+) -> list[Persona]:
+    """A :class:`Persona` per cluster, in cluster order (see the module docstring).
+
+    ``features`` has one row per customer (pandas or pyarrow) and ``labels`` the cluster of each
+    row (e.g. ``ClusterSegmenter.predict(features)``). ``columns`` are the features compared
+    (default: every column except the id and the channel).
+    """
+    df = features.to_pandas() if hasattr(features, "to_pandas") else features
+    if not isinstance(df, pd.DataFrame):
+        raise ValidationError(
+            "The customer features of describe_personas must be a pandas DataFrame or a pyarrow "
+            f"Table. Got {type(features).__name__} instead."
+        )
+    lab = np.asarray(labels)
+    if lab.shape != (len(df),):
+        raise ValidationError(
+            f"labels must have one cluster per customer ({len(df)}). "
+            f"Got {lab.shape[0] if lab.ndim else 'a scalar'} instead."
+        )
+    for name, col in (("value_column", value_column), ("channel_column", channel_column)):
+        if col is not None and col not in df.columns:
+            raise ValidationError(
+                f"The {name} of describe_personas must be a column of the customer features. "
+                f"Got '{col}' instead.",
+                suggestions=close_matches(col, [str(c) for c in df.columns]),
+            )
+    skip = {id_column, channel_column}
+    cols = [c for c in (columns or df.columns) if c not in skip]
+    total_value = float(df[value_column].sum()) if value_column else None
+    cards = []
+    for k in sorted(np.unique(lab).tolist()):
+        inside = lab == k
+        effects = _effects(df, inside, cols)
+        shown = [e for e in effects if abs(e.effect_size) >= 0.2][:top] or effects[:1]
+        share = float(inside.mean())
+        value_share = None
+        if value_column and total_value:
+            value_share = float(df.loc[inside, value_column].sum()) / total_value
+        channel = None
+        if channel_column:
+            counts = df.loc[inside, channel_column].dropna().astype(str).value_counts()
+            if not counts.empty:
+                channel = str(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0])
+        offer = _offer(effects)
+        name_en, name_zh = _name(effects, int(k))
+        value_en = f" and {_pct(value_share)} of value" if value_share is not None else ""
+        value_zh = f"，貢獻 {_pct(value_share)} 價值" if value_share is not None else ""
+        en_phr = [_phrase(e, "en") for e in shown]
+        en_list = en_phr[0] if len(en_phr) == 1 else ", ".join(en_phr[:-1]) + " and " + en_phr[-1]
+        desc_en = (
+            f"{name_en}: {inside.sum():,} customers ({_pct(share)}){value_en}. "
+            f"Compared with everyone else they {en_list}."
+        )
+        desc_zh = (
+            f"{name_zh}：{inside.sum():,} 位顧客（{_pct(share)}）{value_zh}。"
+            f"與其他顧客相比，他們{'，'.join(_phrase(e, 'zh') for e in shown)}。"
+        )
+        if channel:
+            desc_en += f" Best reached by {channel}."
+            desc_zh += f"最佳接觸渠道：{channel}。"
+        desc_en += f" Suggested offer: {OFFERS[offer][0]}."
+        desc_zh += f"建議優惠：{OFFERS[offer][1]}。"
+        cards.append(
+            Persona(
+                cluster=int(k),
+                size=int(inside.sum()),
+                share=share,
+                value_share=value_share,
+                features=shown,
+                name_en=name_en,
+                name_zh=name_zh,
+                description_en=desc_en,
+                description_zh=desc_zh,
+                preferred_channel=channel,
+                offer_key=offer,
+                offer_en=OFFERS[offer][0],
+                offer_zh=OFFERS[offer][1],
+            )
+        )
+    _dedupe_names(cards)
+    return cards
+
+
+def _dedupe_names(cards: list[Persona]) -> None:
+    counts: dict[str, int] = {}
+    for c in cards:
+        counts[c.name_en] = counts.get(c.name_en, 0) + 1
+    for c in cards:
+        if counts[c.name_en] > 1:
+            c.name_en += f" ({c.cluster})"
+            c.name_zh += f"（{c.cluster}）"
+
+
+def persona_frame(cards: Sequence[Persona]) -> pd.DataFrame:
+    """The cards as a table (one row per cluster), e.g. for a report."""
+    return pd.DataFrame(
+        [
+            {
+                "cluster": c.cluster,
+                "name_en": c.name_en,
+                "name_zh": c.name_zh,
+                "size": c.size,
+                "share": c.share,
+                "value_share": c.value_share,
+                "features": "; ".join(f"{e.feature} (d={e.effect_size:+.2f})" for e in c.features),
+                "preferred_channel": c.preferred_channel,
+                "offer_en": c.offer_en,
+                "offer_zh": c.offer_zh,
+                "description_en": c.description_en,
+                "description_zh": c.description_zh,
+            }
+            for c in cards
+        ]
+    )
+
+
+def persona_table(
+    customer_ids: Sequence[Any] | np.ndarray,
+    labels: Sequence[int] | np.ndarray,
+    cards: Sequence[Persona] | None = None,
+) -> Any:
+    """An ibis table ``customer_id, cluster, persona`` for use as a computed metric.
+
+    >>> persona_table(["a", "b"], [1, 0]).select("customer_id", "cluster").to_pyarrow().to_pylist()
+    [{'customer_id': 'a', 'cluster': 1}, {'customer_id': 'b', 'cluster': 0}]
+    """
+    import ibis
+    import pyarrow as pa
+
+    lab = np.asarray(labels, dtype=np.int64)
+    if len(lab) != len(customer_ids):
+        raise ValidationError(
+            f"labels must have one cluster per customer ({len(customer_ids)}). "
+            f"Got {len(lab)} instead."
+        )
+    names = {c.cluster: c.name_en for c in cards or ()}
+    table = pa.table(
+        {
+            "customer_id": pa.array([str(c) for c in customer_ids], type=pa.string()),
+            "cluster": pa.array(lab, type=pa.int64()),
+            "persona": pa.array([names.get(int(k)) for k in lab], type=pa.string()),
+        }
+    )
+    return ibis.memtable(table)
+
+
+@dataclass
+class ClusterResult:
+    """What :func:`cluster_customers` returns: the fitted model, labels, cards and metric table."""
+
+    model: Any
+    customer_ids: list[str]
+    labels: np.ndarray
+    personas: list[Persona]
+
+    def table(self) -> Any:
+        """``customer_id, cluster, persona`` as an ibis table (see :func:`persona_table`)."""
+        return persona_table(self.customer_ids, self.labels, self.personas)
+
+
+def cluster_customers(
+    features: Any,
+    *,
+    id_column: str = "customer_id",
+    value_column: str | None = "revenue",
+    channel_column: str | None = "top_channel",
+    **params: Any,
+) -> ClusterResult:
+    """Fit a :class:`~segmint.models.cluster.ClusterSegmenter` (``params``) on executed customer
+    features (e.g. :func:`segmint.features.customer_features.customer_features`), assign every
+    customer and describe each cluster.
+
+    Customers who never ordered get the largest observed ``recency_days`` and a ``tenure_days``
+    of 0 (instead of the median fill of the model), so they are not mistaken for recent buyers.
+    ``value_column`` and ``channel_column`` are used when present.
+    """
+    from segmint.models.cluster import ClusterSegmenter
+
+    df = features.to_pandas() if hasattr(features, "to_pandas") else features
+    df = df.copy()
+    if "recency_days" in df.columns and df["recency_days"].notna().any():
+        df["recency_days"] = df["recency_days"].astype(float).fillna(df["recency_days"].max())
+    if "tenure_days" in df.columns:
+        df["tenure_days"] = df["tenure_days"].astype(float).fillna(0.0)
+    value = value_column if value_column in df.columns else None
+    channel = channel_column if channel_column in df.columns else None
+    feature_cols = [c for c in df.columns if c != channel]
+    model = ClusterSegmenter(id_column=id_column, **params).fit(df[feature_cols])
+    labels = model.predict(df[feature_cols])
+    cards = describe_personas(
+        df, labels, value_column=value, channel_column=channel, id_column=id_column
+    )
+    return ClusterResult(model, df[id_column].astype(str).tolist(), labels, cards)
