@@ -28,6 +28,7 @@ LAYERS = {
     "importer": 4.1,
     "report": 4.1,
     "segments": 4.1,
+    "predict": 4.1,
     "workspace": 4.2,
     "cli": 5,
     "server": 5,
@@ -35,7 +36,10 @@ LAYERS = {
 
 #: Modules allowed to execute queries against an engine. Models may pull the condensed data they
 #: fit on (e.g. distinct frequency/recency/T patterns) inside fit/predict, nothing else.
-EXECUTORS = {"workspace", "storage", "importer", "report", "segments", "cli", "server", "models"}
+EXECUTORS = {
+    *("workspace", "storage", "importer", "report", "segments", "predict"),
+    *("cli", "server", "models"),
+}
 
 
 def _top(module_path: Path) -> str:

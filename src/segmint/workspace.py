@@ -114,7 +114,326 @@ class Workspace:
         return self.con.table(name)
 
     # -- import (segmint.ingest + segmint.identity) ------------------------------------------------
+    def import_file(
+        self,
+        kind: str,
+        path: str | Path,
+        *,
+        mapping: dict[str, str] | None = None,
+        source: str | None = None,
+        refunds: bool = False,
+        sheet: str | None = None,
+        encoding: str | None = None,
+        delimiter: str | None = None,
+        date_order: str | None = None,
+        progress=None,
+    ):
+        """Import a CSV, Parquet or Excel file of ``customers``, ``orders``, ``order_items`` or
+        ``events``; all rows land or none (``ImportValidationError`` lists every problem).
+
+        ``mapping`` ({field: column}) wins over automatic header mapping; ``source`` names the
+        system the file comes from (default: shopify/hubspot for their exports, else the file
+        name); ``refunds=True`` accepts negative amounts as refunds; ``progress(step, done,
+        total)`` is called while reading, validating and writing. Returns an ``ImportResult``.
+
+        Example: ``ws.import_file("orders", "orders.xlsx", mapping={"amount": "Total"})``
+        """
+        from segmint import importer
+
+        return importer.import_file(
+            self.con,
+            self.config,
+            kind,
+            path,
+            mapping=mapping,
+            source=source,
+            refunds=refunds,
+            sheet=sheet,
+            encoding=encoding,
+            delimiter=delimiter,
+            date_order=date_order,
+            progress=progress,
+        )
 
     # -- analyses (segmint.features, segmint.models) ---------------------------------------------
+    def default_as_of(self):
+        """The day of the latest counted order: the default as-of date of RFM, BTYD and ABC."""
+        from segmint.errors import DataError
+        from segmint.features.purchases import counted_orders
+
+        latest = counted_orders(self.table("orders"), as_of=None).ts.max().execute()
+        if latest is None or latest != latest:  # None or NaT
+            raise DataError(
+                "The workspace has no completed orders, so there is nothing to analyse.",
+                hint="import orders with `segmint import orders FILE` (or try `segmint demo`).",
+            )
+        return latest.date()
+
+    def rfm(self, as_of: Any = None, bins: int | None = None, *, save: bool = False) -> ibis.Table:
+        """RFM scores and named segments per customer (see :mod:`segmint.features.rfm`).
+
+        ``as_of`` defaults to :meth:`default_as_of`, ``bins`` to ``rfm_bins`` of the config.
+        ``save=True`` stores the result as table ``rfm`` (with columns ``as_of`` and ``bins``)
+        and returns the stored table.
+        """
+        from segmint.features import rfm
+
+        day = self._as_of(as_of)
+        n_bins = rfm.check_bins(self.config.rfm_bins if bins is None else bins)
+        expr = rfm.rfm(self.table("orders"), as_of=day, bins=n_bins)
+        if not save:
+            return expr
+        recorded = {"as_of": ibis.date(day), "bins": ibis.literal(n_bins, type="int64")}
+        return self.save("rfm", expr.mutate(**recorded))
+
+    def btyd_summary(self, as_of: Any = None, unit: str = "D", *, from_rfm: bool = False):
+        """frequency, recency, T, monetary_value per customer (see :mod:`segmint.features.btyd`).
+
+        ``from_rfm=True`` derives them from the saved ``rfm`` table (its as-of date) instead of
+        reading the orders again: RFM and BTYD then cost one pass over the orders together.
+        """
+        from segmint.errors import ValidationError
+        from segmint.features import btyd
+
+        if not from_rfm:
+            return btyd.btyd_summary(self.table("orders"), as_of=self._as_of(as_of), unit=unit)
+        saved = self.table("rfm")
+        saved_day = saved.as_of.max().execute()
+        if saved_day is None:
+            return btyd.btyd_summary(self.table("orders"), as_of=self._as_of(as_of), unit=unit)
+        saved_day = saved_day.date() if hasattr(saved_day, "date") else saved_day
+        if as_of is not None and self._as_of(as_of) != saved_day:
+            raise ValidationError(
+                f"The saved rfm table is as of {saved_day}. "
+                f"Got as_of={self._as_of(as_of)} instead.",
+                hint="run ws.rfm(as_of=..., save=True) for that day, or leave out from_rfm.",
+            )
+        return btyd.btyd_from_summary(saved, as_of=saved_day, unit=unit)
+
+    def abc(self, as_of: Any = None, *, thresholds=None, save: bool = False) -> ibis.Table:
+        """ABC (Pareto) classes by revenue share (see :mod:`segmint.features.abc`).
+
+        ``thresholds`` defaults to (0.8, 0.95); ``save=True`` stores table ``abc`` (with
+        ``as_of``) and returns it.
+        """
+        from segmint.features import abc
+
+        day = self._as_of(as_of)
+        limits = abc.DEFAULT_THRESHOLDS if thresholds is None else thresholds
+        expr = abc.abc(self.table("orders"), as_of=day, thresholds=limits)
+        return self.save("abc", expr.mutate(as_of=ibis.date(day))) if save else expr
+
+    # CLV and churn risk (issue 4; segmint.predict) --------------------------------------------
+    def clv(
+        self,
+        as_of: Any = None,
+        *,
+        horizon_months: int = 12,
+        discount_rate_monthly: float = 0.01,
+        save: bool = True,
+        penalizer: float | None = None,
+    ):
+        """Fit BG/NBD + Gamma-Gamma on the BTYD summary (days) and score every customer.
+
+        Returns a ``CLVResult``: ``.table`` (customer_id, p_alive, expected_purchases,
+        expected_spend, clv, churn_risk, as_of; stored as table ``clv`` when ``save``) and
+        ``.params`` (estimates with standard errors). ``penalizer=None`` falls back to a small
+        L2 penalty only for a fit that does not converge (``.penalizers`` says which).
+        Example: ``ws.clv().params``
+        """
+        from dataclasses import replace
+
+        from segmint import predict
+
+        day = self._as_of(as_of)
+        result = predict.clv(
+            self.btyd_summary(as_of=day, unit="D"),
+            day,
+            horizon_months=horizon_months,
+            discount_rate_monthly=discount_rate_monthly,
+            penalizer=penalizer,
+        )
+        return replace(result, table=self.save("clv", result.table)) if save else result
+
+    # clustering and personas (issue 4; segmint.models.cluster / persona) -----------------------
+    def customer_features(self, as_of: Any = None, *, profile_columns=("gender", "country")):
+        """One row per profile of order, event and profile features (an ibis expression)."""
+        from segmint.features.customer_features import customer_features
+
+        tables = self.con.list_tables()
+        return customer_features(
+            self.table("orders"),
+            as_of=self._as_of(as_of),
+            profiles=self.table("profiles") if "profiles" in tables else None,
+            events=self.table("events") if "events" in tables else None,
+            profile_columns=profile_columns,
+        )
+
+    def personas(self, as_of: Any = None, *, save: bool = False, **params: Any):
+        """Cluster customers and describe each cluster (a ``ClusterResult``: ``.model``,
+        ``.personas``, ``.table()``). ``params`` go to ``ClusterSegmenter`` (e.g.
+        ``min_clusters=3, max_clusters=5, random_state=0``); ``save=True`` stores table
+        ``clusters`` (customer_id, cluster, persona) for use in segment definitions.
+        """
+        from segmint.models.persona import cluster_customers
+
+        result = cluster_customers(self.customer_features(as_of).to_pandas(), **params)
+        if save:
+            self.save("clusters", result.table())
+        return result
+
+    def clusters(self, as_of: Any = None, *, save: bool = False, **params: Any) -> ibis.Table:
+        """customer_id → cluster, persona (see :meth:`personas`) as an ibis table."""
+        result = self.personas(as_of, save=save, **params)
+        return self.table("clusters") if save else result.table()
+
+    def _as_of(self, as_of: Any):
+        from segmint.features.purchases import parse_as_of
+
+        return self.default_as_of() if as_of is None else parse_as_of(as_of)
+
+    # -- segments (segmint.segments; issue 3) ------------------------------------------------------
+    def segment_definitions(self, defs: Any = None):
+        """Resolved definitions: ``defs`` (sets, specs, dicts or files) or, by default, the
+        built-in library plus ``<workspace>/segments/*.yaml``."""
+        from segmint import segments
+
+        return segments.resolve_all(self._segment_sets(defs), self._segment_tables(None))
+
+    def segments_run(self, defs: Any = None, as_of: Any = None):
+        """Evaluate every definition and record membership history; returns a ``RunResult``.
+
+        ``as_of`` (a date means the end of that day) defaults to the day of the latest order.
+        Example: ``ws.segments_run().to_frame()``
+        """
+        from segmint import segments
+
+        at = self._segment_as_of(as_of)
+        tables = self._segment_tables(at)
+        resolved = segments.resolve_all(self._segment_sets(defs), tables)
+        return segments.run(self.con, resolved, tables, at, timezone=self.config.timezone)
+
+    def segment_preview(self, spec: Any, limit: int = 20, *, as_of: Any = None):
+        """Count and sample of an (unsaved) definition, or of a known segment by slug.
+
+        ``spec`` is a slug, a file, a ``SegmentSpec`` or its dict; it may refer to library and
+        workspace segments, and replaces a saved definition with the same slug.
+        Example: ``ws.segment_preview("rfm_champions").count``
+        """
+        from segmint import segments
+
+        at = self._segment_as_of(as_of)
+        tables = self._segment_tables(at)
+        slug, sets = self._with_spec(spec)
+        resolved = segments.resolve_all(sets, tables)
+        return segments.preview(
+            resolved[slug], tables, at, limit=limit, timezone=self.config.timezone
+        )
+
+    def segment_diff(self, date_a: Any, date_b: Any, *, segments=None):
+        """Migration matrix of recorded membership between two dates (pandas, with ``(none)``)."""
+        from segmint import segments as seg
+
+        return seg.diff(self.con, date_a, date_b, segments=segments)
+
+    def explain_segment(self, slug: str, customer_id: str, *, as_of: Any = None):
+        """Why ``customer_id`` is (or is not) in segment ``slug``: an ``Explanation``."""
+        from segmint import segments
+
+        at = self._segment_as_of(as_of)
+        tables = self._segment_tables(at)
+        resolved = segments.resolve_all(self._segment_sets(None), tables)
+        return segments.explain_customer(
+            resolved[slug], tables, customer_id, at, timezone=self.config.timezone
+        )
+
+    def tags_add(self, tag: str, customer_ids, *, source: str = "manual") -> int:
+        """Give ``tag`` to customers by id; returns how many newly got it."""
+        from segmint import segments
+
+        return segments.add_tags(self.con, tag, customer_ids, source=source)
+
+    def tags_remove(self, tag: str, customer_ids=None) -> int:
+        """Take ``tag`` from customers (from everyone when ``customer_ids`` is None)."""
+        from segmint import segments
+
+        return segments.remove_tags(self.con, tag, customer_ids)
+
+    def _segment_sets(self, defs: Any) -> list:
+        from segmint import segments
+        from segmint.rules import load_specs, parse_specs
+
+        if defs is None:
+            return list(segments.load_definitions(self.path))
+        items = defs if isinstance(defs, list | tuple) else [defs]
+        out = []
+        for item in items:
+            if isinstance(item, str | Path):
+                out += load_specs(item)
+            else:
+                out.append(parse_specs(item))
+        return out
+
+    def _with_spec(self, spec: Any) -> tuple[str, list]:
+        from segmint import segments
+        from segmint.rules import load_specs, parse_specs
+
+        saved = list(segments.load_definitions(self.path))
+        if isinstance(spec, str) and not Path(spec).suffix:
+            return spec, saved  # a slug
+        new = list(load_specs(spec)) if isinstance(spec, str | Path) else [parse_specs(spec)]
+        mine = {x.slug for st in new for x in st.segments}
+        kept = []
+        for st in saved:
+            rest = tuple(x for x in st.segments if x.slug not in mine)
+            if rest:
+                kept.append(
+                    st.model_copy(update={"segments": rest}) if len(rest) < len(st.segments) else st
+                )
+        return new[0].segments[0].slug, kept + new
+
+    def _segment_as_of(self, as_of: Any):
+        from datetime import UTC, datetime
+
+        from segmint import segments
+        from segmint.errors import DataError
+
+        if as_of is not None:
+            return segments.as_of_instant(as_of)
+        try:
+            return segments.as_of_instant(self.default_as_of())
+        except DataError:  # no orders yet: now
+            return datetime.now(UTC).replace(tzinfo=None)
+
+    def _segment_tables(self, at):
+        """Canonical tables plus the metric providers ``rfm`` and ``abc`` as of ``at``, and
+        ``clv`` (as stored by :meth:`clv`, with its own ``as_of``) once it exists."""
+        from datetime import timedelta
+
+        from segmint import segments
+
+        if at is None:
+            at = self._segment_as_of(None)
+        day = (at - timedelta(microseconds=1)).date()
+        metrics = {"rfm": self.rfm(as_of=day), "abc": self.abc(as_of=day)}
+        if "clv" in self.con.list_tables():  # the stored predictions of ws.clv() (issue 4)
+            metrics["clv"] = self.table("clv")
+        return segments.tables_of(self.con, metrics)
 
     # -- report (segmint.report) -----------------------------------------------------------------
+    def report(
+        self,
+        path: str | Path | None = None,
+        *,
+        lang: str | None = None,
+        as_of: Any = None,
+    ) -> Path:
+        """Write the self-contained HTML report; return its absolute path.
+
+        ``path`` defaults to ``report.html`` in the workspace folder, ``lang`` (``"en"`` or
+        ``"zh-Hant"``) to the ``language`` setting, ``as_of`` (RFM/ABC date) to the latest order.
+        For the HTML text itself use ``segmint.report.build_report(ws)``.
+        """
+        from segmint import report
+
+        return report.write_report(self, path, lang=lang, as_of=as_of)

@@ -16,6 +16,13 @@ from segmint.cli._app import app, console, state
 
 # Command modules register their commands on `app` when imported.
 from segmint.cli import workspace_cmds  # noqa: F401  isort: skip
+from segmint.cli import import_cmd  # noqa: F401  isort: skip  (segmint import)
+from segmint.cli import generate_cmd  # noqa: F401  isort: skip  (demo data generator)
+from segmint.cli import analysis_cmds  # noqa: F401  isort: skip
+from segmint.cli import report_cmd  # noqa: F401  isort: skip
+from segmint.cli import demo_cmd  # noqa: F401  isort: skip  (segmint demo)
+from segmint.cli import segments_cmds  # noqa: F401  isort: skip  (segmint segments; issue 3)
+from segmint.cli import clv_cmd  # noqa: F401  isort: skip  (segmint clv; issue 4)
 
 __all__ = ["app", "main"]
 
@@ -31,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     except SegmintError as exc:
         if state.debug:
             console.print_exception()
-        console.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False)
+        console.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         console.print("Interrupted.")
