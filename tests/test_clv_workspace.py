@@ -200,3 +200,12 @@ def test_a_fit_that_does_not_converge_falls_back_to_a_small_penalty(ws, monkeypa
 
 def test_default_fit_is_plain_maximum_likelihood(shop):
     assert shop[1].penalizers == {"BG/NBD": 0.0, "Gamma-Gamma": 0.0}
+
+
+def test_cluster_metrics_in_segment_definitions(ws):
+    ws.clusters(save=True, n_clusters=4, random_state=0)
+    stored = ws.table("clusters").to_pandas()
+    biggest = stored["persona"].value_counts().idxmax()
+    spec = {**SEG, "slug": "persona_x",
+            "where": {"metric": "clusters.persona", "op": "eq", "value": biggest}}  # fmt: skip
+    assert ws.segment_preview(spec).count == (stored["persona"] == biggest).sum() > 0

@@ -406,8 +406,9 @@ class Workspace:
             return datetime.now(UTC).replace(tzinfo=None)
 
     def _segment_tables(self, at):
-        """Canonical tables plus the metric providers ``rfm`` and ``abc`` as of ``at``, and
-        ``clv`` (as stored by :meth:`clv`, with its own ``as_of``) once it exists."""
+        """Canonical tables plus the metric providers ``rfm`` and ``abc`` as of ``at``, and the
+        stored model outputs ``clv`` (:meth:`clv`) and ``clusters`` (:meth:`clusters`) once they
+        exist (with their own as-of day)."""
         from datetime import timedelta
 
         from segmint import segments
@@ -416,8 +417,10 @@ class Workspace:
             at = self._segment_as_of(None)
         day = (at - timedelta(microseconds=1)).date()
         metrics = {"rfm": self.rfm(as_of=day), "abc": self.abc(as_of=day)}
-        if "clv" in self.con.list_tables():  # the stored predictions of ws.clv() (issue 4)
-            metrics["clv"] = self.table("clv")
+        stored = self.con.list_tables()
+        for name in ("clv", "clusters"):
+            if name in stored:
+                metrics[name] = self.table(name)
         return segments.tables_of(self.con, metrics)
 
     # -- report (segmint.report) -----------------------------------------------------------------
