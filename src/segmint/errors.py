@@ -188,6 +188,10 @@ class ImportValidationError(ValidationError):
         d["problems"] = [p.__dict__ for p in self.problems]
         return d
 
+    def render(self) -> str:
+        # the list ends with a problem that may carry its own hint: put ours on its own line
+        return f"{self.message}\nHint: {self.hint}" if self.hint else self.message
+
 
 @dataclass(frozen=True)
 class DefinitionProblem:
