@@ -250,11 +250,12 @@ def test_persona_channel_and_metric_table():
     assert cards[0].value_share is None
     assert "Best reached by whatsapp." in cards[1].description_en
     t = persona_table(X["customer_id"], labels, cards)
-    assert t.schema().names == ("customer_id", "cluster", "persona")
+    assert t.schema().names == ("customer_id", "cluster", "persona", "persona_zh_hant")
     con = ibis.duckdb.connect()
     got = con.to_pyarrow(t.filter(t.cluster == 1).order_by("customer_id")).to_pylist()
     assert [r["customer_id"] for r in got] == ["d", "e", "f"]
     assert {r["persona"] for r in got} == {cards[1].name_en}
+    assert {r["persona_zh_hant"] for r in got} == {cards[1].name_zh}
     with pytest.raises(ValidationError) as info:
         describe_personas(X, labels, value_column="revenu")
     assert str(info.value) == (
@@ -351,7 +352,7 @@ def test_workspace_clusters_and_personas(tmp_path):
         assert all(p.name_en and p.name_zh for p in result.personas)
         table = ws.clusters(as_of="2026-06-30", save=True, random_state=0)
         stored = table.to_pandas()
-        assert list(stored.columns) == ["customer_id", "cluster", "persona"]
+        assert list(stored.columns) == ["customer_id", "cluster", "persona", "persona_zh_hant"]
         assert len(stored) == len(result.customer_ids) and stored["persona"].notna().all()
         # the same seed gives the same clusters
         np.testing.assert_array_equal(

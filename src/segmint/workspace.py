@@ -273,17 +273,23 @@ class Workspace:
         """Cluster customers and describe each cluster (a ``ClusterResult``: ``.model``,
         ``.personas``, ``.table()``). ``params`` go to ``ClusterSegmenter`` (e.g.
         ``min_clusters=3, max_clusters=5, random_state=0``); ``save=True`` stores table
-        ``clusters`` (customer_id, cluster, persona) for use in segment definitions.
+        ``clusters`` (customer_id, cluster, persona, persona_zh_hant) for use in segment
+        definitions, and table ``personas`` (one row per cluster: the cards and each cluster's
+        discriminant explanation, see :func:`~segmint.models.persona.persona_records`) for the
+        report.
         """
-        from segmint.models.persona import cluster_customers
+        from segmint.models.persona import cluster_customers, persona_records
 
-        result = cluster_customers(self.customer_features(as_of).to_pandas(), **params)
+        features = self.customer_features(as_of).to_pandas()
+        result = cluster_customers(features, **params)
         if save:
             self.save("clusters", result.table())
+            self.save("personas", persona_records(result.personas, _explain(features, result)))
         return result
 
     def clusters(self, as_of: Any = None, *, save: bool = False, **params: Any) -> ibis.Table:
-        """customer_id → cluster, persona (see :meth:`personas`) as an ibis table."""
+        """customer_id → cluster, persona, persona_zh_hant (see :meth:`personas`) as an ibis
+        table; ``save=True`` also stores table ``personas``."""
         result = self.personas(as_of, save=save, **params)
         return self.table("clusters") if save else result.table()
 
@@ -440,3 +446,29 @@ class Workspace:
         from segmint import report
 
         return report.write_report(self, path, lang=lang, as_of=as_of)
+
+
+#: Customers sampled (seeded) for the discriminant explanation stored with the personas.
+EXPLAIN_SAMPLE = 20_000
+
+
+def _explain(features: Any, result: Any, *, sample: int = EXPLAIN_SAMPLE, seed: int = 0) -> dict:
+    """cluster → :class:`~segmint.models.explain.Explanation` of membership, on a seeded sample of
+    at most ``sample`` customers (a cluster too small in the sample gets none)."""
+    import numpy as np
+
+    from segmint.errors import ValidationError
+    from segmint.models.explain import explain_membership
+
+    labels = np.asarray(result.labels)
+    rows = np.arange(len(features))
+    if len(rows) > sample:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, size=sample, replace=False))
+    X, lab = features.iloc[rows].reset_index(drop=True), labels[rows]
+    out = {}
+    for card in result.personas:
+        try:
+            out[card.cluster] = explain_membership(X, lab == card.cluster, random_state=seed)
+        except ValidationError:
+            continue
+    return out

@@ -11,7 +11,8 @@ Names and offers come from the strongest distinguishing features whose names seg
 (recency, frequency / rate, monetary / revenue / aov / spend / value, discount, holiday,
 units, tenure, browse, events); other features are described by their column name.
 
-:func:`persona_table` turns cluster labels into an ibis table ``customer_id → cluster, persona``
+:func:`persona_table` turns cluster labels into an ibis table
+``customer_id → cluster, persona, persona_zh_hant``
 that segment definitions can use as a computed metric.
 
 Example:
@@ -45,6 +46,7 @@ __all__ = [
     "cluster_customers",
     "describe_personas",
     "persona_frame",
+    "persona_records",
     "persona_table",
 ]
 
@@ -453,7 +455,8 @@ def persona_table(
     labels: Sequence[int] | np.ndarray,
     cards: Sequence[Persona] | None = None,
 ) -> Any:
-    """An ibis table ``customer_id, cluster, persona`` for use as a computed metric.
+    """An ibis table ``customer_id, cluster, persona, persona_zh_hant`` for use as a computed
+    metric (``persona`` is the English name, ``persona_zh_hant`` the Traditional Chinese one).
 
     >>> persona_table(["a", "b"], [1, 0]).select("customer_id", "cluster").to_pyarrow().to_pylist()
     [{'customer_id': 'a', 'cluster': 1}, {'customer_id': 'b', 'cluster': 0}]
@@ -468,14 +471,99 @@ def persona_table(
             f"Got {len(lab)} instead."
         )
     names = {c.cluster: c.name_en for c in cards or ()}
+    names_zh = {c.cluster: c.name_zh for c in cards or ()}
     table = pa.table(
         {
             "customer_id": pa.array([str(c) for c in customer_ids], type=pa.string()),
             "cluster": pa.array(lab, type=pa.int64()),
             "persona": pa.array([names.get(int(k)) for k in lab], type=pa.string()),
+            "persona_zh_hant": pa.array([names_zh.get(int(k)) for k in lab], type=pa.string()),
         }
     )
     return ibis.memtable(table)
+
+
+def persona_records(cards: Sequence[Persona], explanations: dict[int, Any] | None = None) -> Any:
+    """The cards (and optional :class:`~segmint.models.explain.Explanation` per cluster) as an
+    ibis table with one row per cluster, for storing beside the ``clusters`` table: cluster,
+    name_en, name_zh_hant, size, share, value_share, preferred_channel, offer_key, offer_en,
+    offer_zh_hant, description_en, description_zh_hant, features_json (feature, cluster_mean,
+    rest_mean, effect_size), explanation_json (rules, tree_auc, lda_auc, tree_accuracy,
+    baseline_accuracy, members, customers, test_rows, top_features; null when not explained).
+    """
+    import json
+
+    import ibis
+    import pyarrow as pa
+
+    explanations = explanations or {}
+    rows = []
+    for c in cards:
+        e = explanations.get(c.cluster)
+        explanation = None
+        if e is not None:
+            explanation = json.dumps(
+                {
+                    "rules": list(e.rules),
+                    "tree_auc": e.tree_auc,
+                    "lda_auc": e.lda_auc,
+                    "tree_accuracy": e.tree_accuracy,
+                    "baseline_accuracy": e.baseline_accuracy,
+                    "members": e.members,
+                    "customers": e.customers,
+                    "test_rows": e.test_rows,
+                    "top_features": list(e.top_features),
+                },
+                ensure_ascii=False,
+            )
+        rows.append(
+            {
+                "cluster": c.cluster,
+                "name_en": c.name_en,
+                "name_zh_hant": c.name_zh,
+                "size": c.size,
+                "share": c.share,
+                "value_share": c.value_share,
+                "preferred_channel": c.preferred_channel,
+                "offer_key": c.offer_key,
+                "offer_en": c.offer_en,
+                "offer_zh_hant": c.offer_zh,
+                "description_en": c.description_en,
+                "description_zh_hant": c.description_zh,
+                "features_json": json.dumps(
+                    [
+                        {
+                            "feature": f.feature,
+                            "cluster_mean": f.cluster_mean,
+                            "rest_mean": f.rest_mean,
+                            "effect_size": f.effect_size,
+                        }
+                        for f in c.features
+                    ],
+                    ensure_ascii=False,
+                ),
+                "explanation_json": explanation,
+            }
+        )
+    schema = pa.schema(
+        [
+            ("cluster", pa.int64()),
+            ("name_en", pa.string()),
+            ("name_zh_hant", pa.string()),
+            ("size", pa.int64()),
+            ("share", pa.float64()),
+            ("value_share", pa.float64()),
+            ("preferred_channel", pa.string()),
+            ("offer_key", pa.string()),
+            ("offer_en", pa.string()),
+            ("offer_zh_hant", pa.string()),
+            ("description_en", pa.string()),
+            ("description_zh_hant", pa.string()),
+            ("features_json", pa.string()),
+            ("explanation_json", pa.string()),
+        ]
+    )
+    return ibis.memtable(pa.Table.from_pylist(rows, schema=schema))
 
 
 @dataclass
@@ -488,7 +576,8 @@ class ClusterResult:
     personas: list[Persona]
 
     def table(self) -> Any:
-        """``customer_id, cluster, persona`` as an ibis table (see :func:`persona_table`)."""
+        """``customer_id, cluster, persona, persona_zh_hant`` as an ibis table (see
+        :func:`persona_table`)."""
         return persona_table(self.customer_ids, self.labels, self.personas)
 
 

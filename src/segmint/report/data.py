@@ -73,6 +73,12 @@ class ReportData:
         clv_histogram: bin_start, bin_end, customers (the last bin holds everything above it)
         churn_bands: churn_risk (low, medium, high), customers, share, clv, clv_share,
             mean_p_alive
+        personas: one row per cluster of the stored ``clusters`` table (empty when there is
+            none): cluster, customers, share (counted on ``clusters``), name_en, name_zh,
+            value_share, preferred_channel, offer_en, offer_zh, description_en, description_zh,
+            features (list of dicts: feature, cluster_mean, rest_mean, effect_size), rules
+            (list of text), tree_auc, lda_auc — the card fields from the stored ``personas``
+            table, missing (None / empty) when it does not exist
     """
 
     workspace_name: str = "segmint"
@@ -132,6 +138,15 @@ class ReportData:
         default_factory=lambda: _frame(
             churn_risk="object", customers="int64", share="float64", clv="float64",
             clv_share="float64", mean_p_alive="float64",
+        )
+    )  # fmt: skip
+    personas: pd.DataFrame = field(
+        default_factory=lambda: _frame(
+            cluster="int64", customers="int64", share="float64", name_en="object",
+            name_zh="object", value_share="float64", preferred_channel="object",
+            offer_en="object", offer_zh="object", description_en="object",
+            description_zh="object", features="object", rules="object", tree_auc="float64",
+            lda_auc="float64",
         )
     )  # fmt: skip
 
@@ -440,6 +455,69 @@ def _clv(ws: Any, data: ReportData) -> None:
     data.churn_bands = bands[list(data.churn_bands.columns)]
 
 
+def _json(text: Any, default: Any) -> Any:
+    import json
+
+    if text is None or (isinstance(text, float) and pd.isna(text)):
+        return default
+    return json.loads(text)
+
+
+def _personas(ws: Any, data: ReportData) -> None:
+    """Persona cards from the stored ``clusters`` table (sizes counted here) and ``personas``
+    table (names, features, offers, explanations saved by ``ws.personas(save=True)``). Nothing
+    when the workspace has no ``clusters`` table."""
+    tables = ws.con.list_tables()
+    if "clusters" not in tables:
+        return
+    t = ws.table("clusters")
+    zh = t.persona_zh_hant.max() if "persona_zh_hant" in t.columns else t.persona.max()
+    sizes = (
+        t.group_by("cluster")
+        .aggregate(customers=_.count(), name_en=_.persona.max(), name_zh=zh)
+        .order_by("cluster")
+        .to_pandas()
+    )
+    total = int(sizes["customers"].sum())
+    if not total:
+        return
+    sizes["share"] = sizes["customers"] / total
+    cards = (
+        ws.table("personas").to_pandas().set_index("cluster")
+        if "personas" in tables
+        else pd.DataFrame()
+    )
+    rows = []
+    for r in sizes.itertuples():
+        c = cards.loc[r.cluster] if r.cluster in cards.index else {}
+        get = lambda k, c=c: None if k not in c or pd.isna(c[k]) else c[k]  # noqa: E731
+        explanation = _json(get("explanation_json"), {})
+        rows.append(
+            {
+                "cluster": int(r.cluster),
+                "customers": int(r.customers),
+                "share": float(r.share),
+                "name_en": get("name_en") or r.name_en,
+                "name_zh": get("name_zh_hant") or r.name_zh or r.name_en,
+                "value_share": get("value_share"),
+                "preferred_channel": get("preferred_channel"),
+                "offer_en": get("offer_en"),
+                "offer_zh": get("offer_zh_hant"),
+                "description_en": get("description_en"),
+                "description_zh": get("description_zh_hant"),
+                "features": _json(get("features_json"), []),
+                "rules": list(explanation.get("rules", [])),
+                "tree_auc": explanation.get("tree_auc"),
+                "lda_auc": explanation.get("lda_auc"),
+            }
+        )
+    frame = pd.DataFrame(rows, columns=list(data.personas.columns))
+    data.personas = frame.astype(
+        {"cluster": "int64", "customers": "int64", "share": "float64", "value_share": "float64",
+         "tree_auc": "float64", "lda_auc": "float64"}
+    )  # fmt: skip
+
+
 def gather(ws: Any, *, as_of: dt.date | dt.datetime | str | None = None) -> ReportData:
     """Run the report's queries on workspace ``ws`` and return the small frames it shows.
 
@@ -460,6 +538,7 @@ def gather(ws: Any, *, as_of: dt.date | dt.datetime | str | None = None) -> Repo
         _rfm(ws, data.as_of, data)
         _abc(ws, data.as_of, data)
         _clv(ws, data)
+        _personas(ws, data)
     else:
         data.as_of = day
     return data

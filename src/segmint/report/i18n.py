@@ -173,6 +173,23 @@ _EN: dict[str, str] = {
     "col.clv": "Predicted CLV",
     "col.clv_share": "Share of CLV",
     "col.mean_p_alive": "Mean P(alive)",
+    # personas (issue 4; only when the workspace holds a clusters table)
+    "section.personas": "Personas",
+    "persona.intro": (
+        "Customers grouped by clustering on their purchase, event and profile features. "
+        "Effect size d is the standardised difference between the persona and everyone else; "
+        "the rules come from a shallow decision tree separating the persona from the rest, with "
+        "its held-out AUC. Update with ws.personas(save=True)."
+    ),
+    "persona.customers": "Customers",
+    "persona.size": "{n} ({share})",
+    "persona.value_share": "Share of revenue",
+    "persona.channel": "Preferred channel",
+    "persona.offer": "Suggested offer",
+    "persona.features": "What sets them apart",
+    "persona.feature": "{feature}: d = {d} (mean {inside} vs {rest})",
+    "persona.explanation": "How to recognise them",
+    "persona.auc": "Held-out AUC: decision tree {tree}, LDA {lda}",
 }
 
 _ZH: dict[str, str] = {
@@ -303,6 +320,21 @@ _ZH: dict[str, str] = {
     "col.clv": "預測終身價值",
     "col.clv_share": "價值佔比",
     "col.mean_p_alive": "平均活躍機率",
+    "section.personas": "客戶角色",
+    "persona.intro": (
+        "按客戶的購買、事件及個人資料特徵分群。效應量 d 為該角色與其他客戶之間的標準化差異；"
+        "規則來自區分該角色與其他客戶的淺層決策樹，並附保留樣本的 AUC。"
+        "可執行 ws.personas(save=True) 更新。"
+    ),
+    "persona.customers": "客戶",
+    "persona.size": "{n}（{share}）",
+    "persona.value_share": "營業額佔比",
+    "persona.channel": "首選渠道",
+    "persona.offer": "建議優惠",
+    "persona.features": "與眾不同之處",
+    "persona.feature": "{feature}：d = {d}（平均 {inside}，其他客戶 {rest}）",
+    "persona.explanation": "如何辨認",
+    "persona.auc": "保留樣本 AUC：決策樹 {tree}，LDA {lda}",
 }
 
 _FIELDS_EN = {

@@ -517,6 +517,51 @@ def _segment_info(data: ReportData, lang: str) -> dict[str, dict[str, str]]:
     return info
 
 
+def _text(x: Any) -> str:
+    """Text of a frame cell; empty for None / NaN."""
+    return "" if x is None or (isinstance(x, float) and pd.isna(x)) else str(x)
+
+
+def _persona_cards(t: Translator, personas: pd.DataFrame) -> list[dict[str, Any]]:
+    """One dict per persona for the template (text already in the report language)."""
+    suffix = "zh" if t.zh else "en"
+    cards = []
+    for _, r in personas.iterrows():
+        value_share = r["value_share"]
+        facts = [
+            (t("persona.customers"), t("persona.size", n=t.count(r["customers"]),
+                                         share=t.pct(r["share"]))),
+            (t("persona.value_share"), t.pct(value_share) if pd.notna(value_share) else "–"),
+            (t("persona.channel"), _text(r["preferred_channel"]) or "–"),
+            (t("persona.offer"), _text(r[f"offer_{suffix}"]) or "–"),
+        ]  # fmt: skip
+        features = [
+            t(
+                "persona.feature",
+                feature=f["feature"],
+                d=f"{f['effect_size']:+.2f}",
+                inside=t.num(f["cluster_mean"], 2),
+                rest=t.num(f["rest_mean"], 2),
+            )
+            for f in (r["features"] or [])
+        ]
+        auc = ""
+        if pd.notna(r["tree_auc"]):
+            auc = t("persona.auc", tree=t.num(r["tree_auc"], 3), lda=t.num(r["lda_auc"], 3))
+        cards.append(
+            {
+                "cluster": int(r["cluster"]),
+                "name": r[f"name_{suffix}"],
+                "facts": facts,
+                "features": features,
+                "description": _text(r[f"description_{suffix}"]),
+                "rules": list(r["rules"] or []),
+                "auc": auc,
+            }
+        )
+    return cards
+
+
 def render(data: ReportData, lang: str = "en", *, version: str | None = None) -> str:
     """Render the report page in ``lang`` (``"en"`` or ``"zh-Hant"``) and return its HTML."""
     import plotly.offline
@@ -697,6 +742,10 @@ def render(data: ReportData, lang: str = "en", *, version: str | None = None) ->
             ],
             classes=["empty" if not r.customers else "" for r in data.churn_bands.itertuples()],
         )
+    # persona cards: only when the workspace holds a clusters table (ws.clusters(save=True))
+    persona_cards = _persona_cards(t, data.personas)
+    if persona_cards:
+        sections.append(("personas", t("section.personas")))
     plotly_locale = None
     if locale:
         plotly_locale = {"moduleType": "locale", "name": locale[0], "dictionary": locale[1]}
@@ -754,5 +803,6 @@ def render(data: ReportData, lang: str = "en", *, version: str | None = None) ->
         clv_chart=_clv_histogram(charts, data.clv_histogram) if clv else None,
         churn_chart=_churn_bands(charts, data.churn_bands) if clv else None,
         churn_table=churn_table,
+        persona_cards=persona_cards,
     )
     return page
