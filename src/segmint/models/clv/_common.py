@@ -20,6 +20,14 @@ CLV_CONSTRAINTS = {
 }
 
 
+#: Why a purchase model's parameter can run off to infinity (shown in its convergence error).
+RATE_HINT = "purchase rates hardly differ between customers"
+DROPOUT_HINT = (
+    "the data show little sign of customers dropping out; use a longer calibration "
+    "period or check that T runs to the end of calibration"
+)
+
+
 class MLEModel(Estimator):
     """A model fitted by maximum likelihood on condensed data.
 

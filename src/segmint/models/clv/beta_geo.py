@@ -23,7 +23,7 @@ import numpy as np
 from scipy.special import expit
 
 from segmint.models.clv import _inputs
-from segmint.models.clv._common import MLEModel, predict_rft
+from segmint.models.clv._common import DROPOUT_HINT, RATE_HINT, MLEModel, predict_rft
 from segmint.models.clv.likelihoods import BGNBDPatterns, log_hyp2f1
 
 __all__ = ["BetaGeoModel"]
@@ -96,12 +96,10 @@ class BetaGeoModel(MLEModel):
 
     param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "a", "b")
     divergence_hints: ClassVar[dict[str, str]] = {
-        "r": "purchase rates hardly differ between customers",
-        "alpha": "purchase rates hardly differ between customers",
-        "a": "the data show little sign of customers dropping out; use a longer calibration "
-        "period or check that T runs to the end of calibration",
-        "b": "the data show little sign of customers dropping out; use a longer calibration "
-        "period or check that T runs to the end of calibration",
+        "r": RATE_HINT,
+        "alpha": RATE_HINT,
+        "a": DROPOUT_HINT,
+        "b": DROPOUT_HINT,
     }
 
     def fit(self, frequency: Any, recency: Any = None, T: Any = None, *, weights: Any = None):

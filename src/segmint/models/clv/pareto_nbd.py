@@ -20,7 +20,7 @@ import numpy as np
 from scipy.special import expit
 
 from segmint.models.clv import _inputs
-from segmint.models.clv._common import MLEModel, predict_rft
+from segmint.models.clv._common import DROPOUT_HINT, RATE_HINT, MLEModel, predict_rft
 from segmint.models.clv.likelihoods import pareto_nbd_log_integral, pareto_nbd_log_likelihood
 
 __all__ = ["ParetoNBDModel"]
@@ -82,12 +82,10 @@ class ParetoNBDModel(MLEModel):
 
     param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "s", "beta")
     divergence_hints: ClassVar[dict[str, str]] = {
-        "r": "purchase rates hardly differ between customers",
-        "alpha": "purchase rates hardly differ between customers",
-        "s": "the data show little sign of customers dropping out; use a longer calibration "
-        "period or check that T runs to the end of calibration",
-        "beta": "the data show little sign of customers dropping out; use a longer calibration "
-        "period or check that T runs to the end of calibration",
+        "r": RATE_HINT,
+        "alpha": RATE_HINT,
+        "s": DROPOUT_HINT,
+        "beta": DROPOUT_HINT,
     }
 
     def fit(self, frequency: Any, recency: Any = None, T: Any = None, *, weights: Any = None):
