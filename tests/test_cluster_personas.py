@@ -340,6 +340,21 @@ def test_customer_features_builder_on_demo_orders():
 
 
 # -- workspace wiring --------------------------------------------------------------------------
+def test_cluster_customers_does_not_depend_on_row_order(feats):
+    # engines return rows in no fixed order (DuckDB with several threads); same seed, same answer
+    from segmint.models.persona import cluster_customers
+
+    cols = ["customer_id", *FEATURES, "revenue"]
+    a = cluster_customers(feats[cols], n_clusters=4, random_state=0)
+    shuffled = feats[cols].sample(frac=1.0, random_state=1)
+    b = cluster_customers(shuffled, n_clusters=4, random_state=0)
+    assert a.customer_ids == sorted(a.customer_ids)
+    pd.testing.assert_series_equal(
+        pd.Series(a.labels, index=a.customer_ids),
+        pd.Series(b.labels, index=b.customer_ids).loc[a.customer_ids],
+    )
+
+
 def test_workspace_clusters_and_personas(tmp_path):
     from orders_data import random_orders
     from segmint.workspace import Workspace

@@ -411,7 +411,7 @@ class ClusterSegmenter(Estimator):
         w = self.categorical_weight / math.sqrt(2)
         for col, levels in self.categories_.items():
             values = self._category_values(df[col])
-            codes = pd.Categorical(values, categories=levels).codes  # -1 = other
+            codes = pd.Index(levels).get_indexer(values)  # -1 = other (unseen level)
             onehot = np.zeros((len(df), len(levels) + 1))
             onehot[np.arange(len(df)), np.where(codes < 0, len(levels), codes)] = w
             blocks.append(onehot)

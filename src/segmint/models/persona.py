@@ -595,12 +595,17 @@ def cluster_customers(
 
     Customers who never ordered get the largest observed ``recency_days`` and a ``tenure_days``
     of 0 (instead of the median fill of the model), so they are not mistaken for recent buyers.
-    ``value_column`` and ``channel_column`` are used when present.
+    ``value_column`` and ``channel_column`` are used when present. Rows are sorted by
+    ``id_column`` first, so the result does not depend on the order an engine returned them in.
     """
     from segmint.models.cluster import ClusterSegmenter
 
     df = features.to_pandas() if hasattr(features, "to_pandas") else features
-    df = df.copy()
+    # engines return rows in no fixed order; sort so the same seed gives the same clusters
+    if id_column in df.columns:
+        df = df.sort_values(id_column, kind="stable", ignore_index=True)
+    else:
+        df = df.copy()
     if "recency_days" in df.columns and df["recency_days"].notna().any():
         df["recency_days"] = df["recency_days"].astype(float).fillna(df["recency_days"].max())
     if "tenure_days" in df.columns:
