@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 #: Bumped whenever a table changes; ``segmint.workspace`` migrates older workspaces forward.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Identifier kinds that link records of one person (DESIGN.md, identities).
 ID_TYPES = (

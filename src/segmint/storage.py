@@ -55,6 +55,13 @@ def _create_canonical_tables(con) -> None:
             con.create_table(name, schema=schema)
 
 
+@_migration(2)
+def _create_tables_added_in_v2(con) -> None:
+    """Version 2 only adds tables (exports, service keys and logs, campaigns): create the
+    missing ones; existing tables and their rows are untouched."""
+    _create_canonical_tables(con)
+
+
 def read_schema_version(con) -> int:
     """The schema version stored in the workspace (0 for an empty database)."""
     if META_TABLE not in con.list_tables():
