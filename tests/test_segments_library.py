@@ -13,10 +13,17 @@ from segmint.rules import Catalog, load_specs, resolve
 from segmint.schema import TABLES
 
 CRITERIA = {
-    "geographic.yaml": ["geo_hong_kong", "geo_greater_taipei"],
+    "geographic.yaml": ["geo_hong_kong", "geo_greater_taipei", "urban", "rural"],
     "demographic.yaml": ["age_25_34", "gender_female", "income_high"],
     "psychographic.yaml": ["interest_skincare", "lifestyle_new_parent"],
-    "firmographic.yaml": ["business_customers", "company_medium"],
+    "firmographic.yaml": [
+        "business_customers",
+        "company_medium",
+        "revenue_under_10m",
+        "revenue_10m_100m",
+        "revenue_100m_1b",
+        "revenue_1b_plus",
+    ],
     "purchase.yaml": [
         "first_time_buyers",
         "repeat_buyers",
@@ -32,7 +39,19 @@ CRITERIA = {
         "status_regular",
         "status_ex_user",
     ],
-    "occasion.yaml": ["birthday_next_14_days"],
+    "occasion.yaml": [
+        "birthday_next_14_days",
+        "holiday_buyers",
+        "holiday_buyers_lunar_new_year",
+        "holiday_buyers_valentines",
+        "holiday_buyers_11_11",
+    ],
+    "benefit.yaml": [
+        "benefit_value_for_money",
+        "benefit_premium_quality",
+        "benefit_self_care",
+        "benefit_gifting",
+    ],
     "loyalty.yaml": ["nps_promoters", "nps_passives", "nps_detractors"],
     "engagement.yaml": ["engagement_active", "engagement_cooling", "engagement_dormant"],
     "ecommerce.yaml": ["abandoned_cart", "browsing_interest_skincare", "promotion_responders"],
@@ -115,6 +134,13 @@ def _share(membership: pd.DataFrame, group: str, wanted: set[str], among: set[st
 BUYERS = {"status_regular", "status_first_time"}
 REPEAT = {"repeat_buyers"}
 AIDA = {"aida_action", "aida_desire", "aida_interest", "aida_awareness"}
+HOLIDAYS = {
+    "holiday_buyers_lunar_new_year",
+    "holiday_buyers_valentines",
+    "holiday_buyers_mothers_day",
+    "holiday_buyers_11_11",
+    "holiday_buyers_christmas",
+}
 
 
 @pytest.mark.parametrize(
@@ -147,6 +173,13 @@ AIDA = {"aida_action", "aida_desire", "aida_interest", "aida_awareness"}
             0.8,
         ),
         ("b2b", {"business_customers"}, BUYERS, 0.9),
+        ("holiday_shopper", {"holiday_buyers"}, BUYERS, 0.95),
+        ("holiday_shopper", {"holiday_buyers_lunar_new_year"}, BUYERS, 0.75),
+        ("holiday_shopper", {"holiday_buyers_valentines"}, BUYERS, 0.75),
+        ("holiday_shopper", {"holiday_buyers_11_11"}, BUYERS, 0.65),
+        ("holiday_shopper", HOLIDAYS, {"holiday_buyers"}, 1.0),
+        ("holiday_shopper", {"benefit_gifting"}, BUYERS, 0.95),
+        ("discount_hunter", {"benefit_value_for_money"}, REPEAT, 0.7),
         ("browser", {"aida_desire", "aida_interest"}, AIDA, 0.7),
         ("vip_loyal", {"aida_action"}, AIDA, 0.95),
         (
@@ -175,6 +208,11 @@ def test_planted_groups_land_in_their_segments(membership, group, wanted, among,
         ("business_customers", {"b2b", "prospect"}, 0.95),  # HubSpot leads are businesses too
         ("nps_detractors", {"lapsed", "discount_hunter"}, 0.9),
         ("rfm_champions", {"vip_loyal", "regular", "b2b", "discount_hunter"}, 0.95),
+        ("holiday_buyers", {"holiday_shopper"}, 0.95),
+        ("holiday_buyers_lunar_new_year", {"holiday_shopper"}, 0.95),
+        ("holiday_buyers_valentines", {"holiday_shopper"}, 0.95),
+        ("holiday_buyers_11_11", {"holiday_shopper"}, 0.95),
+        ("revenue_1b_plus", {"b2b", "prospect"}, 0.95),
     ],
 )
 def test_library_segments_are_precise_on_planted_groups(membership, segment, groups, at_least):
@@ -188,3 +226,25 @@ def test_library_files_are_plain_yaml_without_sql(tmp_path):
         text = path.read_text(encoding="utf-8")
         assert "select " not in text.lower()
         assert yaml.safe_load(text)
+
+
+def test_urban_and_rural_split_the_profiles_with_a_known_place(demo_ws, membership):
+    ws, _ = demo_ws
+    urban = set(membership.customer_id[membership.segment == "urban"])
+    rural = set(membership.customer_id[membership.segment == "rural"])
+    assert urban and rural and not urban & rural
+    p = ws.table("profiles").to_pandas().set_index("customer_id")
+    assert set(p.loc[sorted(rural), "city"]) <= {"Islands", "Changhua County"}
+    assert {"Taipei City", "Kwun Tong", "Singapore"} <= set(p.loc[sorted(urban), "city"])
+    assert len(urban | rural) == p.city.notna().sum() - (p.country == "Canada").sum()
+
+
+def test_revenue_bands_partition_companies_with_a_revenue(demo_ws, membership):
+    ws, _ = demo_ws
+    bands = membership[membership.segment.str.startswith("revenue_")]
+    assert bands.customer_id.is_unique
+    p = ws.table("profiles").to_pandas()
+    assert len(bands) == p.annual_revenue.notna().sum()
+    revenue = p.set_index("customer_id").annual_revenue
+    big = bands.customer_id[bands.segment == "revenue_1b_plus"]
+    assert (revenue.loc[big] >= 1e9).all()

@@ -11,8 +11,8 @@ The workspace facade (``ws.segments_run()`` …) supplies the connection and the
 everything here takes them as arguments.
 
 Example:
-    >>> sorted(p.name for p in library_files())[:3]
-    ['channel.yaml', 'demographic.yaml', 'ecommerce.yaml']
+    >>> {"rfm.yaml", "purchase.yaml"} <= {p.name for p in library_files()}
+    True
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from segmint import storage
 from segmint.errors import NotFoundError, ValidationError
@@ -37,6 +38,7 @@ from segmint.rules import (
     ResolvedSegment,
     Rows,
     SegmentSet,
+    SegmentSpec,
     Tables,
     compile_flags,
     compile_segment,
@@ -53,10 +55,12 @@ __all__ = [
     "RunResult",
     "add_tags",
     "as_of_instant",
+    "check_new_definition",
     "current_members",
     "definition_files",
     "diff",
     "explain_customer",
+    "history",
     "library_dir",
     "library_files",
     "load_definitions",
@@ -65,6 +69,7 @@ __all__ = [
     "remove_tags",
     "resolve_all",
     "run",
+    "save_definition",
     "tables_of",
     "tag_counts",
 ]
@@ -107,8 +112,31 @@ def load_definitions(
     Slugs must be unique across all of them (:func:`segmint.rules.resolve` says where not).
     """
     files = definition_files(folder, library=library)
-    sets = load_specs(files) if files else ()
+    sets = _load_files(files) if files else ()
     return (*sets, *extra)
+
+
+#: Parsed definition files by (path, modification time, size): a live builder previews on
+#: every edit, and parsing the library's YAML again each time costs more than the query.
+_PARSED: dict[tuple[str, int, int], SegmentSet] = {}
+
+
+def _load_files(files: Sequence[Path]) -> tuple[SegmentSet, ...]:
+    """:func:`load_specs` of ``files`` (one set per file), reusing files parsed before."""
+    keys = []
+    for path in files:
+        st = path.stat()
+        keys.append((str(path), st.st_mtime_ns, st.st_size))
+    known = {k: _PARSED[k] for k in keys if k in _PARSED}
+    missing = [(p, k) for p, k in zip(files, keys, strict=True) if k not in known]
+    if missing:
+        # raises with every problem of the files not parsed before
+        parsed = load_specs([p for p, _ in missing])
+        known.update(zip([k for _, k in missing], parsed, strict=True))
+        if len(_PARSED) > 512:
+            _PARSED.clear()
+        _PARSED.update(known)
+    return tuple(known[k] for k in keys)
 
 
 # -- tables and time ------------------------------------------------------------------------------
@@ -197,24 +225,24 @@ def current_members(
     segments = list(resolved)
     if not segments:
         return _no_members()
-    flags = compile_flags(segments, tables, as_of, timezone=timezone)
-    cols: dict[str, ir.BooleanValue] = {}
+    wide = compile_flags(segments, tables, as_of, timezone=timezone).to_pyarrow()
+    # exclusive sets on the fetched flags: in SQL every lower priority repeats the higher ones
+    cols: dict[str, pa.ChunkedArray] = {}
     for st in resolved.sets:
-        higher: ir.BooleanValue | None = None
+        higher = None
         order = st.order if st.exclusive else st.segments
         for seg in order:
-            mine = flags[seg.slug].fill_null(False)
+            mine = pc.fill_null(wide.column(seg.slug), False)
             if st.exclusive:
-                cols[seg.slug] = mine if higher is None else mine & ~higher
-                higher = mine if higher is None else higher | mine
+                cols[seg.slug] = mine if higher is None else pc.and_(mine, pc.invert(higher))
+                higher = mine if higher is None else pc.or_(higher, mine)
             else:
                 cols[seg.slug] = mine
-    wide = flags.select("customer_id", **cols).to_pyarrow()
     ids = wide.column("customer_id")
     parts = [
-        pa.table({"segment": pa.array([slug] * n, pa.string()), "customer_id": chosen})
-        for slug in cols
-        if (n := len(chosen := ids.filter(wide.column(slug).fill_null(False)))) > 0
+        pa.table({"segment": pa.repeat(pa.scalar(slug, pa.string()), n), "customer_id": chosen})
+        for slug, mask in cols.items()
+        if (n := len(chosen := ids.filter(mask))) > 0
     ]
     if not parts:
         return _no_members()
@@ -234,10 +262,12 @@ def run(
     Open rows of customers who left get ``exited_at = as_of``; customers who entered get a new
     row with ``entered_at = as_of``. Segments not evaluated in this run are left as they are.
     A run must not be older than the latest change already recorded (history only grows).
+    Only the changes are written: the open rows of leavers are closed in place and the new rows
+    inserted (on DuckDB with one ``UPDATE`` and one ``INSERT``; other engines rewrite the table).
     Auto-tags: members of a segment with ``tags_add`` get those tags (source
     ``segment:<slug>``) and members of one with ``tags_remove`` lose them, in the same
-    transaction. Tags stay when a customer leaves the segment; they are visible to conditions
-    from the next run on.
+    transaction, segment after segment in definition order. Tags stay when a customer leaves
+    the segment; they are visible to conditions from the next run on.
     """
     history = con.table(MEMBERSHIP)
     latest = (
@@ -253,84 +283,168 @@ def run(
             f"instead, before the latest recorded change {latest}.",
             hint="run segments for the current date; read the past with `segmint segments diff`.",
         )
-    now = current_members(resolved, tables, as_of, timezone=timezone).to_pandas()
+    members = current_members(resolved, tables, as_of, timezone=timezone)
     slugs = [seg.slug for seg in resolved]
-    old = history.to_pyarrow().to_pandas()
-    evaluated = old["segment"].isin(slugs)
-    is_open = old["exited_at"].isna() & evaluated
-    open_keys = pd.MultiIndex.from_frame(old.loc[is_open, ["segment", "customer_id"]])
-    now_keys = pd.MultiIndex.from_frame(now[["segment", "customer_id"]])
-    leaving = is_open & ~pd.MultiIndex.from_frame(old[["segment", "customer_id"]]).isin(now_keys)
-    entering = now[~now_keys.isin(open_keys)]
-
-    stamp = pd.Timestamp(as_of)
-    updated = old.copy()
-    updated.loc[leaving, "exited_at"] = stamp
-    new_rows = pd.DataFrame(
-        {
-            "segment": entering["segment"].to_numpy(),
-            "customer_id": entering["customer_id"].to_numpy(),
-            "entered_at": stamp,
-            "exited_at": pd.NaT,
-        }
-    )
-    result = pd.concat([updated, new_rows], ignore_index=True) if len(new_rows) else updated
-    data = _arrow(MEMBERSHIP, result)
-    tags_old = con.table("tags").to_pyarrow().to_pandas()
-    tags_new, tagged, untagged = _auto_tags(tags_old, now, resolved, stamp)
-    with storage.transaction(con):
-        if leaving.any() or len(new_rows):
-            storage.replace_table(con, MEMBERSHIP, data)
-        if tagged or untagged:
-            storage.replace_table(con, "tags", _arrow("tags", tags_new))
-    counts = now["segment"].value_counts()
+    stamp = pd.Timestamp(as_of).to_pydatetime()
+    keys = ["segment", "customer_id"]
+    stage = _Stage(con)
+    try:
+        now = stage.table(_MEMBERS, members)
+        h = con.table(MEMBERSHIP)
+        open_rows = h.filter(h.exited_at.isnull() & h.segment.isin(slugs)).select(*keys)
+        # one join of the members now and the open rows gives both kinds of change
+        j = now.mutate(_now=ibis.literal(True)).outer_join(
+            open_rows.mutate(_open=ibis.literal(True)), keys
+        )
+        diff = j.filter(j._now.isnull() | j._open.isnull()).select(
+            segment=ibis.coalesce(j.segment, j.segment_right),
+            customer_id=ibis.coalesce(j.customer_id, j.customer_id_right),
+            entering=j._open.isnull(),
+        )
+        changes = stage.table(_CHANGES, diff)
+        leaving = changes.filter(~changes.entering).select(*keys)
+        entering = changes.filter(changes.entering).select(*keys)
+        exited, entered = _per_segment(leaving), _per_segment(entering)
+        with storage.transaction(con):
+            if exited:
+                stage.close_rows(leaving, stamp)
+            if entered:
+                rows = entering.select(
+                    *keys,
+                    entered_at=ibis.literal(stamp, type="timestamp"),
+                    exited_at=ibis.null("timestamp"),
+                )
+                con.insert(MEMBERSHIP, rows)
+            tagged, untagged = _auto_tags(stage, now, resolved, stamp)
+    finally:
+        stage.drop()
+    counts = pc.value_counts(members.column("segment")).to_pylist() if members.num_rows else []
+    found = {c["values"]: int(c["counts"]) for c in counts}
     return RunResult(
         as_of=as_of,
-        members={s: int(counts.get(s, 0)) for s in slugs},
-        entered={s: int(n) for s, n in entering["segment"].value_counts().items()},
-        exited={s: int(n) for s, n in old.loc[leaving, "segment"].value_counts().items()},
+        members={s: found.get(s, 0) for s in slugs},
+        entered=entered,
+        exited=exited,
         tagged=tagged,
         untagged=untagged,
     )
 
 
-def _arrow(table: str, frame: pd.DataFrame) -> pa.Table:
-    schema = TABLES[table].to_pyarrow()
-    return pa.Table.from_pandas(frame[list(schema.names)], schema=schema, preserve_index=False)
+def _per_segment(rows: ir.Table) -> dict[str, int]:
+    """Rows per segment, largest first then by name (for ``RunResult``)."""
+    n = rows.group_by("segment").aggregate(n=rows.count()).to_pyarrow().to_pylist()
+    return {r["segment"]: int(r["n"]) for r in sorted(n, key=lambda r: (-r["n"], r["segment"]))}
+
+
+#: Working tables of a run: its members (a view of the Arrow data on DuckDB) and the changes
+#: (rows entering or leaving; a temporary table on DuckDB).
+_MEMBERS, _CHANGES = "_segmint_run_members", "_segmint_run_changes"
+
+
+class _Stage:
+    """Working tables of one run and its few writes.
+
+    On DuckDB the working tables are temporary and a leaver's row is closed with one ``UPDATE``
+    on constant table and column names (values are bound parameters); on other engines the
+    working tables are ordinary tables and changed tables are rewritten through ibis.
+    """
+
+    def __init__(self, con) -> None:
+        self.con = con
+        self.fast = con.name == "duckdb" and getattr(con, "con", None) is not None
+        self.names: list[str] = []
+        self.views: list[str] = []
+
+    def table(self, name: str, data: pa.Table | ir.Table) -> ir.Table:
+        """``data`` as working table ``name`` (dropped by :meth:`drop`); Arrow data is only
+        registered on DuckDB, not copied."""
+        if self.fast and isinstance(data, pa.Table):
+            self.con.con.register(name, data)
+            self.views.append(name)
+            return self.con.table(name)
+        self.names.append(name)
+        return self.con.create_table(name, data, temp=self.fast, overwrite=True)
+
+    def drop(self) -> None:
+        for name in self.views:
+            self.con.con.unregister(name)
+        for name in self.names:
+            self.con.drop_table(name, force=True)
+
+    def close_rows(self, leaving: ir.Table, stamp: datetime) -> None:
+        """Set ``exited_at = stamp`` on the open membership rows of ``leaving``."""
+        if self.fast:
+            self.con.con.execute(
+                f"UPDATE {MEMBERSHIP} AS h SET exited_at = ? FROM {_CHANGES} AS l "
+                "WHERE h.segment = l.segment AND h.customer_id = l.customer_id "
+                "AND NOT l.entering AND h.exited_at IS NULL",
+                [stamp],
+            )
+            return
+        h = self.con.table(MEMBERSHIP)
+        gone = leaving.mutate(_leaves=ibis.literal(True))
+        j = h.left_join(gone, ["segment", "customer_id"])
+        closing = h.exited_at.isnull() & j._leaves.notnull()
+        rows = j.select(
+            "segment",
+            "customer_id",
+            "entered_at",
+            exited_at=ibis.ifelse(closing, ibis.literal(stamp, type="timestamp"), h.exited_at),
+        )
+        storage.replace_table(self.con, MEMBERSHIP, rows.to_pyarrow())
+
+    def delete_tag(self, tag: str, members: ir.Table, slug: str) -> None:
+        """Take ``tag`` from the members of segment ``slug`` (``members``: the run's members)."""
+        if self.fast:
+            self.con.con.execute(
+                f"DELETE FROM tags WHERE tag = ? AND customer_id IN "
+                f"(SELECT customer_id FROM {_MEMBERS} WHERE segment = ?)",
+                [tag, slug],
+            )
+            return
+        t = self.con.table("tags")
+        mine = members.filter(members.segment == slug).select("customer_id")
+        hit = (t.tag == tag) & t.customer_id.isin(mine.customer_id)
+        storage.replace_table(self.con, "tags", t.filter(~hit).to_pyarrow())
 
 
 def _auto_tags(
-    tags: pd.DataFrame, members: pd.DataFrame, resolved: Resolved, stamp: pd.Timestamp
-) -> tuple[pd.DataFrame, dict[str, int], dict[str, int]]:
-    """Tags after applying every segment's ``tags_add`` / ``tags_remove`` to its members."""
+    stage: _Stage, members: ir.Table, resolved: Resolved, stamp: datetime
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Apply every segment's ``tags_remove`` then ``tags_add`` to its members, segment after
+    segment; return the customers tagged and untagged per tag."""
+    con = stage.con
     tagged: dict[str, int] = {}
     untagged: dict[str, int] = {}
-    by_segment = members.groupby("segment")["customer_id"]
-    groups = {k: set(v) for k, v in by_segment}
     for seg in resolved:
-        ids = groups.get(seg.slug, set())
-        if not ids:
+        if not (seg.spec.tags_add or seg.spec.tags_remove):
             continue
+        mine = members.filter(members.segment == seg.slug).select("customer_id")
         for tag in seg.spec.tags_remove:
-            drop = (tags["tag"] == tag) & tags["customer_id"].isin(ids)
-            if drop.any():
-                untagged[tag] = untagged.get(tag, 0) + int(tags.loc[drop, "customer_id"].nunique())
-                tags = tags[~drop]
+            t = con.table("tags")
+            holders = t.filter(t.tag == tag).semi_join(mine, "customer_id")
+            n = int(holders.customer_id.nunique().execute())
+            if n:
+                stage.delete_tag(tag, members, seg.slug)
+                untagged[tag] = untagged.get(tag, 0) + n
         for tag in seg.spec.tags_add:
-            have = set(tags.loc[tags["tag"] == tag, "customer_id"])
-            new = sorted(ids - have)
-            if new:
-                add = pd.DataFrame(
-                    {
-                        "customer_id": new,
-                        "tag": tag,
-                        "source": f"segment:{seg.slug}",
-                        "added_at": stamp,
-                    }
-                )
-                tags = pd.concat([tags, add], ignore_index=True) if len(tags) else add
-                tagged[tag] = tagged.get(tag, 0) + len(new)
-    return tags, tagged, untagged
+            t = con.table("tags")
+            new = mine.distinct().anti_join(t.filter(t.tag == tag), "customer_id")
+            rows = new.select(
+                "customer_id",
+                tag=ibis.literal(tag),
+                source=ibis.literal(f"segment:{seg.slug}"),
+                added_at=ibis.literal(stamp, type="timestamp"),
+            ).to_pyarrow()
+            if rows.num_rows:
+                con.insert("tags", rows.cast(TABLES["tags"].to_pyarrow()))
+                tagged[tag] = tagged.get(tag, 0) + rows.num_rows
+    return tagged, untagged
+
+
+def _arrow(table: str, frame: pd.DataFrame) -> pa.Table:
+    schema = TABLES[table].to_pyarrow()
+    return pa.Table.from_pandas(frame[list(schema.names)], schema=schema, preserve_index=False)
 
 
 # -- manual tags ----------------------------------------------------------------------------------
@@ -481,15 +595,29 @@ def preview(
     limit: int = 20,
     timezone: str = "UTC",
 ) -> Preview:
-    """Count and a sample (``limit`` rows, by customer_id) of ``segment`` at ``as_of``."""
+    """Count and a sample (``limit`` rows, by customer_id) of ``segment`` at ``as_of``.
+
+    The segment is evaluated once: one query gives the count and the first ``limit`` ids, a
+    lookup by those ids gives the sample (a live builder calls this on every edit).
+    """
     members = compile_segment(segment, tables, as_of, timezone=timezone)
-    count = int(members.count().execute())
+    if limit < 1:
+        count, ids = int(members.count().execute()), []
+    else:
+        first = (
+            members.mutate(_members=members.count().over())
+            .order_by("customer_id")
+            .limit(limit)
+            .to_pyarrow()
+        )
+        count = first.column("_members")[0].as_py() if first.num_rows else 0
+        ids = first.column("customer_id").to_pylist()
     p = tables.profiles
     sample = (
-        p.semi_join(members, "customer_id")
+        p.filter(p.customer_id.isin(ids))
         .select(*[c for c in _SAMPLE_COLUMNS if c in p.columns])
         .order_by("customer_id")
-        .limit(limit)
+        .limit(max(limit, 0))
         .to_pyarrow()
         .to_pandas()
     )
@@ -531,3 +659,74 @@ def _rows(table: ir.Table | None, customer_id: str) -> list[dict[str, Any]]:
 def resolve_all(sets: Iterable[SegmentSet], tables: Tables) -> Resolved:
     """Resolve ``sets`` against the catalog of ``tables`` (fields, events, metrics)."""
     return resolve(list(sets), tables.catalog(event_names=None))
+
+
+# -- saving one definition and reading one segment's history (the web builder; issue 6) ----------
+def check_new_definition(folder: str | Path | None, spec: SegmentSpec, *, replace: bool) -> Path:
+    """Where ``spec`` would be saved (``<folder>/segments/<slug>.yaml``), after refusing a slug
+    the library or another file of the workspace already defines, and an existing file unless
+    ``replace``."""
+    if folder is None:
+        raise ValidationError(
+            "This workspace has no folder, so a definition cannot be saved in it.",
+            hint="open a workspace folder with Workspace.open(path).",
+        )
+    target = Path(folder) / "segments" / f"{spec.slug}.yaml"
+    for path in definition_files(folder):
+        if path == target:
+            continue
+        for st in _load_files([path]):
+            if any(s.slug == spec.slug for s in st.segments):
+                where = "the built-in library" if path.parent == library_dir() else str(path)
+                raise ValidationError(
+                    f"The slug '{spec.slug}' is already defined in {where}.",
+                    location="/slug",
+                    hint="choose another slug, e.g. " + f"'my_{spec.slug}'"[:64],
+                )
+    if target.exists() and not replace:
+        raise ValidationError(
+            f"A definition {target.name} already exists in this workspace.",
+            location="/slug",
+            hint="choose another slug, or edit that segment to replace it.",
+        )
+    return target
+
+
+def save_definition(folder: str | Path | None, spec: SegmentSpec, *, replace: bool = False) -> Path:
+    """Write ``spec`` as ``<folder>/segments/<slug>.yaml`` (YAML of the spec model; a temporary
+    file renamed into place, so a reader never sees half a file). Returns the path."""
+    import os
+    import tempfile
+
+    from segmint.rules import dump_yaml
+
+    target = check_new_definition(folder, spec, replace=replace)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{spec.slug}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(dump_yaml(spec))
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def history(con, segment: str) -> pd.DataFrame:
+    """Recorded size of ``segment`` after every change: columns ``at`` (instant), ``members``,
+    ``entered``, ``exited`` (one row per run that changed it, oldest first)."""
+    h = con.table(MEMBERSHIP)
+    h = h.filter(h.segment == segment)
+    came = h.group_by(at=h.entered_at).aggregate(entered=h.count())
+    gone = h.filter(h.exited_at.notnull())
+    gone = gone.group_by(at=gone.exited_at).aggregate(exited=gone.count())
+    both = came.outer_join(gone, came.at == gone.at)
+    rows = both.select(
+        at=ibis.coalesce(both.at, both.at_right),
+        entered=both.entered.fill_null(0),
+        exited=both.exited.fill_null(0),
+    ).order_by("at")
+    frame = rows.to_pyarrow().to_pandas()
+    frame["members"] = (frame["entered"] - frame["exited"]).cumsum()
+    return frame[["at", "members", "entered", "exited"]]

@@ -7,6 +7,7 @@ Example:
     $ segmint segments run
     $ segmint segments diff --from 2026-05-31 --to 2026-06-30 --prefix rfm_
     $ segmint segments explain rfm_champions c_0055723805834352
+    $ segmint segments check --min-size 100 --strict
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from segmint.cli._app import WorkspaceOpt, app, console, open_workspace
 
 segments_app = typer.Typer(
     name="segments",
-    help="Segment definitions: library, validate, preview, run (with history), diff, explain.",
+    help="Segment definitions: library, validate, preview, run (with history), diff, explain, "
+    "check.",
     no_args_is_help=True,
 )
 app.add_typer(segments_app, name="segments")
@@ -191,6 +193,106 @@ def explain(
     with open_workspace(workspace) as ws:
         e = ws.explain_segment(slug, customer_id, as_of=as_of)
     console.print(escape(e.render()))
+
+
+# -- segmint segments check (issue 3, "Diagnostics") ----------------------------------------------
+_SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def _share(text: str | None) -> float | None:
+    """``0.005`` or ``0.5%`` → 0.005 (the --min-share option)."""
+    from segmint.errors import ValidationError
+
+    if text is None:
+        return None
+    raw = text.strip()
+    try:
+        value = float(raw.removesuffix("%")) / (100 if raw.endswith("%") else 1)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise ValidationError(
+            f"--min-share must be a share between 0 and 1 or a percent. Got {text!r} instead.",
+            hint="e.g. --min-share 0.005 or --min-share 0.5%",
+        )
+    return value
+
+
+@segments_app.command("check")
+def check(
+    workspace: WorkspaceOpt = Path("."),
+    as_of: AsOfOpt = None,
+    min_size: Annotated[
+        int | None, typer.Option("--min-size", min=0, help="Fewest members (default 50).")
+    ] = None,
+    min_share: Annotated[
+        str | None,
+        typer.Option("--min-share", help="Smallest share of profiles: 0.005 or 0.5% (default)."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the findings as JSON (machine-readable).")
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit with code 1 when there are warnings or errors.")
+    ] = False,
+) -> None:
+    """Diagnose segments: too small or coarse, overlaps, demographic-only, missing or
+    disagreeing data, stale reviews, unused personal fields (thresholds: segmint.yaml)."""
+    import json
+
+    overrides = {"min_size": min_size, "min_share": _share(min_share)}
+    with open_workspace(workspace) as ws:
+        report = ws.segments_check(
+            as_of=as_of, **{k: v for k, v in overrides.items() if v is not None}
+        )
+    counts = report.counts()
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        _print_check(report)
+    if strict and (counts["warning"] or counts["error"]):
+        raise SystemExit(1)  # not typer.Exit: main() runs click with standalone_mode=False
+
+
+def _print_check(report) -> None:
+    rate = report.purchase_rate
+    bought = "" if rate is None else f", {rate:.0%} bought in the last "
+    bought += f"{report.thresholds.purchase_days} days" if bought else ""
+    console.print(
+        f"[bold]Segment check[/] as of {report.as_of:%Y-%m-%d %H:%M} UTC: "
+        f"{report.population:,} profiles{bought}, {len(report.sizes)} segments."
+    )
+    for severity in ("error", "warning", "info"):
+        found = [f for f in report.findings if f.severity == severity]
+        if not found:
+            continue
+        style = _SEVERITY_STYLE[severity]
+        table = Table(title=f"[{style}]{severity.capitalize()}s ({len(found)})[/]", show_lines=True)
+        for col in ("check", "segments / fields", "finding"):
+            table.add_column(col, overflow="fold")
+        last_hint = None
+        for f in found:
+            names = ", ".join(f.segments) if len(f.segments) <= 3 else f"{len(f.segments)} segments"
+            where = "\n".join(x for x in (names, ", ".join(f.fields)) if x)
+            text = escape(f.message)
+            if f.hint and f.hint != last_hint:  # the same advice once per run of findings
+                text += f"\n[dim]Hint: {escape(f.hint)}[/]"
+            last_hint = f.hint
+            table.add_row(f"[{style}]{f.code}[/]", escape(where), text)
+        console.print(table)
+    limit = report.thresholds.max_jaccard
+    pairs = report.overlap_pairs(limit)
+    if len(pairs):
+        sets = dict(zip(report.sizes["segment"], report.sizes["set"], strict=True))
+        table = Table(title=f"Overlapping pairs (Jaccard ≥ {limit:.2f}), any set")
+        for col in ("segment", "segment", "Jaccard", "same set"):
+            table.add_column(col, justify="right" if col == "Jaccard" else "left")
+        for r in pairs.itertuples(index=False):
+            same = sets.get(r.a) if sets.get(r.a) == sets.get(r.b) else ""
+            table.add_row(r.a, r.b, f"{r.jaccard:.2f}", escape(str(same)))
+        console.print(table)
+    c = report.counts()
+    console.print(f"{c['error']} error(s), {c['warning']} warning(s), {c['info']} note(s).")
 
 
 # -- segmint tags … -------------------------------------------------------------------------------

@@ -1,11 +1,16 @@
 """Fixed reference data for the demo generator: places, surnames, products, holidays, stores.
 
 Everything here is plain data (tuples), so the generator stays deterministic and testable.
+The holiday calendar is that of :mod:`segmint.features.occasions`:
+
+    >>> from datetime import date
+    >>> holidays(date(2025, 11, 1), date(2026, 2, 28))[:2]
+    [('11.11', datetime.date(2025, 11, 11)), ('Christmas', datetime.date(2025, 12, 25))]
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from segmint.features import occasions
 
 # --- countries -----------------------------------------------------------------------------------
 
@@ -339,56 +344,14 @@ PAYMENT_METHODS: tuple[tuple[str, float], ...] = (
 
 # --- holidays ------------------------------------------------------------------------------------
 
+# The calendar lives in segmint.features.occasions, so the holiday shoppers are planted on the
+# same dates the `occasions` metric (and the holiday_buyers segments) read.
 #: Lunar New Year's day by year.
-LUNAR_NEW_YEAR = {
-    2018: date(2018, 2, 16),
-    2019: date(2019, 2, 5),
-    2020: date(2020, 1, 25),
-    2021: date(2021, 2, 12),
-    2022: date(2022, 2, 1),
-    2023: date(2023, 1, 22),
-    2024: date(2024, 2, 10),
-    2025: date(2025, 1, 29),
-    2026: date(2026, 2, 17),
-    2027: date(2027, 2, 6),
-    2028: date(2028, 1, 26),
-    2029: date(2029, 2, 13),
-    2030: date(2030, 2, 3),
-    2031: date(2031, 1, 23),
-    2032: date(2032, 2, 11),
-    2033: date(2033, 1, 31),
-    2034: date(2034, 2, 19),
-    2035: date(2035, 2, 8),
-}
-
+LUNAR_NEW_YEAR = occasions.LUNAR_NEW_YEAR
 #: days before a holiday that count as its shopping season (the holiday itself included)
-HOLIDAY_LEAD_DAYS = 14
-
-
-def holidays(first: date, last: date) -> list[tuple[str, date]]:
-    """Gift-giving holidays between ``first`` and ``last`` (inclusive), oldest first.
-
-    >>> holidays(date(2025, 11, 1), date(2026, 2, 28))[:2]
-    [('11.11', datetime.date(2025, 11, 11)), ('Christmas', datetime.date(2025, 12, 25))]
-    """
-    out: list[tuple[str, date]] = []
-    for year in range(first.year, last.year + 1):
-        cands = [
-            ("Valentine's Day", date(year, 2, 14)),
-            ("Mother's Day", _second_sunday_of_may(year)),
-            ("11.11", date(year, 11, 11)),
-            ("Christmas", date(year, 12, 25)),
-        ]
-        if year in LUNAR_NEW_YEAR:
-            cands.append(("Lunar New Year", LUNAR_NEW_YEAR[year]))
-        out += [(name, d) for name, d in cands if first <= d <= last]
-    return sorted(out, key=lambda nd: (nd[1], nd[0]))
-
-
-def _second_sunday_of_may(year: int) -> date:
-    d = date(year, 5, 1)
-    first_sunday = d + timedelta(days=(6 - d.weekday()) % 7)
-    return first_sunday + timedelta(days=7)
+HOLIDAY_LEAD_DAYS = occasions.LEAD_DAYS
+#: gift-giving holidays between two dates (inclusive) as (name, date), oldest first
+holidays = occasions.holidays
 
 
 #: campaign names for message events (name, channel)

@@ -1,11 +1,13 @@
 """Resolved segments → ibis expressions (layer 2: builds expressions, never executes).
 
 Every leaf becomes a boolean over one wide row per profile. Leaves that need other tables
-(events, orders, tags, metrics) become one small table keyed by customer_id each — events are
+(events, orders, tags, metrics) become columns of small tables keyed by customer_id — events are
 filtered to the window and aggregated per customer (``GROUP BY customer_id``) before a left join,
-so the engine never joins raw events to profiles. Identical leaves share one such table, also
-across the segments of a set. Missing values never match (every leaf is coalesced to false), so
-``not`` and the reference evaluator agree under SQL's three-valued logic.
+so the engine never joins raw events to profiles. All leaves over the rows of one table with the
+same event names (order statuses) share one such pass, each leaf a filtered aggregate in it, and
+so do all leaves on one metric table and all tag leaves (sequences keep a table each); identical
+leaves share one column, also across segments. Missing values never match (every leaf is
+coalesced to false), so ``not`` and the reference evaluator agree under SQL's three-valued logic.
 
 User values reach the engine only as ibis literals; column names come from the catalog.
 
@@ -25,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import operator
 from collections.abc import Callable, Iterable, Mapping
@@ -154,8 +157,24 @@ def compile_segment(
     """
     c = _Compiler(tables, as_of, timezone)
     pred = c.pred(segment.where)
-    wide = c.wide()
+    # conditions on the profile row that every member meets: the passes over events and
+    # orders aggregate only the rows of the customers who meet them
+    on_profile = [c.pred(n) for n in _profile_conjuncts(segment.where)]
+    wide = c.wide(lambda w: _and([p(w) for p in on_profile]) if on_profile else None)
     return wide.filter(pred(wide)).select("customer_id")
+
+
+def _profile_conjuncts(node: RNode) -> list[RNode]:
+    """The conditions of ``node`` joined by ``all`` (at any depth) that read only the profile.
+
+    >>> _profile_conjuncts(RAll((RConsent("email"), RNot(RConsent("sms")))))
+    [RConsent(channel='email', within=None, pointer='')]
+    """
+    if isinstance(node, RAll):
+        return [x for child in node.children for x in _profile_conjuncts(child)]
+    if isinstance(node, RCompare) and node.field.table != "profiles":
+        return []
+    return [node] if isinstance(node, RCompare | RConsent | RAnniversary | RSample) else []
 
 
 def compile_flags(
@@ -221,6 +240,46 @@ def _range_expr(x: ir.Value, rng: Range) -> ir.BooleanValue:
     return parts[0] & (~inside if rng.negate else inside)
 
 
+#: characters Jackson (Spark's JSON writer) escapes with a backslash and a letter
+_JSON_SHORT_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+}
+
+
+def _spark_json_string(text: str) -> str:
+    """``text`` as Spark (Jackson) writes a JSON string: quoted, short escapes, ``\\u001F``.
+
+    >>> _spark_json_string('say "hi"\\n\\x1f')
+    '"say \\\\"hi\\\\"\\\\n\\\\u001F"'
+    """
+    out = []
+    for ch in text:
+        if ch in _JSON_SHORT_ESCAPES:
+            out.append(_JSON_SHORT_ESCAPES[ch])
+        elif ord(ch) < 0x20:
+            out.append(f"\\u{ord(ch):04X}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def _hull(ranges: list[Range]) -> Range:
+    """The smallest inclusive range around ``ranges`` (an open end stays open).
+
+    >>> _hull([Range(1, True, 5, False), Range(3, True, 9, True)])
+    Range(lo=1, lo_incl=True, hi=9, hi_incl=True, negate=False)
+    """
+    los = [r.lo for r in ranges]
+    his = [r.hi for r in ranges]
+    return Range(None if None in los else min(los), True, None if None in his else max(his), True)
+
+
 def _number_cmp(x: ir.Value, op: str, value: Any) -> ir.BooleanValue:
     if op == "between":
         return x.between(_lit(value[0]), _lit(value[1]))
@@ -235,6 +294,24 @@ def _number_cmp(x: ir.Value, op: str, value: Any) -> ir.BooleanValue:
     return ops[op](x, _lit(value))
 
 
+@dataclass
+class _Family:
+    """Per-customer values that share one pass over one table: one ``GROUP BY customer_id``.
+
+    ``values`` maps a value column to its reduction over the family's rows (each reduction
+    carries its own conditions as ``where=``); ``prune`` gives conditions every row that any
+    reduction can use meets (the time window around all of them, the names they use), so the
+    engine skips the rest of the table. Adding a leaf adds a column, not a scan and a join.
+    """
+
+    table: str
+    prune: Callable[[ir.Table], list[ir.BooleanValue]]
+    values: dict[str, Callable[[ir.Table], ir.Scalar]] = field(default_factory=dict)
+    #: JSON values read once per row of the pass (ref → column): eight leaves on
+    #: ``properties.category`` parse the JSON once
+    derived: dict[FieldRef, str] = field(default_factory=dict)
+
+
 class _Compiler:
     def __init__(self, tables: Tables, as_of: datetime, tz: str) -> None:
         self.tables = tables
@@ -242,23 +319,66 @@ class _Compiler:
         self.tz = tz
         utc_offset(self.as_of, tz)  # raises for an unknown time zone
         self.engine = tables.resolved_engine()
-        self.features: dict[Any, tuple[str, str, ir.Table]] = {}
+        #: leaf key → value column (identical leaves share one column, also across segments)
+        self.features: dict[Any, str] = {}
+        self.families: dict[Any, _Family] = {}
+        #: tables keyed by their first column that are joined as they are (sequences)
+        self.own: list[tuple[str, ir.Table]] = []
+        #: time windows of the leaves of each activity pass (its rows: the range around them)
+        self.windows: dict[Any, list[Range]] = {}
 
     # plumbing ---------------------------------------------------------------------------------
+    def _column(self) -> str:
+        return f"__seg_v{len(self.features)}"
+
     def feature(self, key: Any, build: Callable[[str, str], ir.Table]) -> str:
         """Register a per-customer table (built once per distinct key); return its value column."""
         if key not in self.features:
-            i = len(self.features)
-            k, v = f"__seg_k{i}", f"__seg_v{i}"
-            self.features[key] = (k, v, build(k, v))
-        return self.features[key][1]
+            k, v = f"__seg_k{len(self.own)}", self._column()
+            self.own.append((k, build(k, v)))
+            self.features[key] = v
+        return self.features[key]
 
-    def wide(self) -> ir.Table:
+    def reduction(
+        self,
+        family: Any,
+        key: Any,
+        table: str,
+        prune: Callable[[ir.Table], list[ir.BooleanValue]],
+        build: Callable[[ir.Table], ir.Scalar],
+    ) -> str:
+        """Register a per-customer reduction over ``table`` in ``family`` (one pass for all of
+        its reductions); return its value column. Rows of customers without a match give the
+        reduction over no rows (0 for a count, missing otherwise)."""
+        if key not in self.features:
+            fam = self.families.setdefault(family, _Family(table, prune))
+            v = self._column()
+            fam.values[v] = build
+            self.features[key] = v
+        return self.features[key]
+
+    def wide(self, only: Callable[[ir.Table], ir.BooleanValue | None] | None = None) -> ir.Table:
+        """Profiles with every registered per-customer value joined on; ``only(profiles)``
+        (optional) restricts the profiles, and the passes to those profiles' rows."""
         profiles = self.tables.profiles
-        if not self.features:
-            return profiles
+        keep = only(profiles) if only is not None and (self.families or self.own) else None
+        if keep is not None:
+            profiles = profiles.filter(keep)
+        joined = list(self.own)
+        for i, fam in enumerate(self.families.values()):
+            t = self.tables.table(fam.table)
+            f = t.filter(t.customer_id.notnull(), *fam.prune(t))
+            if keep is not None:
+                f = f.filter(f.customer_id.isin(profiles.customer_id))
+            if fam.derived:
+                f = f.mutate(**{col: self.value(f, ref) for ref, col in fam.derived.items()})
+            k = f"__seg_f{i}"
+            agg = f.group_by(**{k: f.customer_id}).aggregate(
+                **{v: build(f) for v, build in fam.values.items()}
+            )
+            joined.append((k, agg))
         w = profiles
-        for k, _, t in self.features.values():
+        for k, t in joined:
             w = w.left_join(t, profiles.customer_id == t[k])
         return w
 
@@ -313,11 +433,7 @@ class _Compiler:
         elif op == "not_in":
             out = x.notin([_lit(v) for v in value])
         elif op == "contains":
-            if ref.path:
-                as_list = self.json(table[ref.column], ref.path).array.map(lambda e: e.str)
-                out = ibis.coalesce(x.contains(_lit(value)), as_list.contains(_lit(value)))
-            else:
-                out = x.contains(_lit(value))
+            out = self.json_contains(table, ref, x, value) if ref.path else x.contains(_lit(value))
         elif op == "starts_with":
             out = x.startswith(_lit(value))
         elif op == "ends_with":
@@ -325,6 +441,24 @@ class _Compiler:
         else:
             out = _number_cmp(x, op, value)
         return out.fill_null(False)
+
+    def json_contains(
+        self, table: ir.Table, ref: FieldRef, x: ir.Value, value: str
+    ) -> ir.BooleanValue:
+        """``contains`` on a JSON key: a substring of text, or an element of a list of text."""
+        j = self.json(table[ref.column], ref.path)
+        if self.engine != "pyspark":
+            as_list = j.array.map(lambda e: e.str)
+            return ibis.coalesce(x.contains(_lit(value)), as_list.contains(_lit(value)))
+        # ibis cannot unwrap JSON arrays on Spark; GET_JSON_OBJECT gives a list as compact JSON
+        # text (Jackson), so an element is the quoted value between '[' or ',' and ',' or ']'.
+        elem = _spark_json_string(value)
+        in_list = functools.reduce(
+            operator.or_, [x.contains(_lit(a + elem + b)) for a in "[," for b in ",]"]
+        )
+        # an empty list has no first element either: it is no text to search
+        text = (x != _lit("[]")) & x.contains(_lit(value))
+        return ibis.ifelse(j[0].notnull(), in_list, text)
 
     def window(self, t: ir.Table, last: Any, start: Any, end: Any) -> list[ir.BooleanValue]:
         rng = window_range(last, start, end, self.as_of, self.tz)
@@ -356,10 +490,10 @@ class _Compiler:
             col = self.feature(node, lambda k, v: self.sequence(node, k, v))
             return lambda w: w[col].fill_null(False)
         if isinstance(node, RTag):
-            col = self.feature(node, lambda k, v: self.tag(node, k, v))
+            col = self.tag(node)
             return lambda w: w[col].fill_null(False)
         if isinstance(node, RMetric):
-            col = self.feature(node, lambda k, v: self.metric(node, k, v))
+            col = self.metric(node)
             return lambda w: w[col].fill_null(False)
         if isinstance(node, RConsent):
             return lambda w: self.consent(w, node)
@@ -369,21 +503,50 @@ class _Compiler:
             return lambda w: self.sample(w, node)
         raise AssertionError(type(node))  # pragma: no cover
 
-    def activity(self, node: RActivity) -> Predicate:
-        def build(k: str, v: str) -> ir.Table:
-            t = self.tables.table(node.table)
-            conds = self.window(t, node.last, node.start, node.end)
-            conds += self.step_filter(t, node.table, node.name_column, node.names, node.filters)
-            f = t.filter(*conds)
-            if node.measure == "count":
-                agg = f.customer_id.count()
-            else:
-                x = self.value(f, node.of)
-                x = x if x.type().is_floating() else x.cast("float64")
-                agg = {"sum": x.sum, "avg": x.mean, "min": x.min, "max": x.max}[node.measure]()
-            return f.group_by(**{k: f.customer_id}).aggregate(**{v: agg})
+    def derive(self, family: Any, ref: FieldRef, rc: RCompare | None = None) -> Any:
+        """``rc`` (or ``ref``) reading a column of ``family``'s pass that holds the JSON value
+        of ``ref``, extracted once per row however many leaves use it; other refs and the ops
+        that read the JSON itself are unchanged."""
+        if not ref.path or ref.kind not in ("string", "number", "boolean"):
+            return rc if rc is not None else ref
+        if rc is not None and rc.op in ("exists", "is_null", "contains"):
+            return rc
+        fam = self.families[family]
+        col = fam.derived.setdefault(ref, f"__seg_j{len(fam.derived)}")
+        plain = FieldRef(table=ref.table, column=col, kind=ref.kind, name=ref.name)
+        return plain if rc is None else dataclasses.replace(rc, field=plain)
 
-        col = self.feature(node, build)
+    def activity(self, node: RActivity) -> Predicate:
+        """Count / sum / … of matching rows in the window, as one reduction of the pass over the
+        rows with the leaf's names (one pass per table and set of names: each pass reads only
+        its rows, leaves share it); leaves that differ only in the comparison share a value."""
+        family = ("activity", node.table, node.names)
+        rng = window_range(node.last, node.start, node.end, self.as_of, self.tz)
+        self.windows.setdefault(family, []).append(rng)
+
+        def prune(t: ir.Table) -> list[ir.BooleanValue]:
+            conds = [_range_expr(t.ts, _hull(self.windows[family]))]
+            return conds + self.step_filter(t, node.table, node.name_column, node.names, ())
+
+        self.families.setdefault(family, _Family(node.table, prune))
+        filters = [self.derive(family, f.field, f) for f in node.filters]
+        of = self.derive(family, node.of) if node.of is not None else None
+
+        def build(t: ir.Table) -> ir.Scalar:
+            # rows of the pass have the leaf's names; property filters and the measured value
+            # run only on rows in this leaf's window (CASE)
+            where = _range_expr(t.ts, rng)
+            if filters:
+                where = ibis.ifelse(where, _and([self.compare(t, f) for f in filters]), False)
+            if node.measure == "count":
+                return t.customer_id.count(where=where)
+            x = self.value(t, of)
+            x = x if x.type().is_floating() else x.cast("float64")
+            x = ibis.ifelse(where, x, ibis.null("float64"))
+            return {"sum": x.sum, "avg": x.mean, "min": x.min, "max": x.max}[node.measure]()
+
+        aggregate = dataclasses.replace(node, op="", value=None)
+        col = self.reduction(family, aggregate, node.table, prune, build)
         zero_is_value = node.measure in ("count", "sum")
 
         def pred(w: ir.Table) -> ir.BooleanValue:
@@ -407,20 +570,28 @@ class _Compiler:
         joined = a.anti_join(b, on) if node.negate_then else a.join(b, on)
         return joined.select(k).distinct().mutate(**{v: ibis.literal(True)})
 
-    def tag(self, node: RTag, k: str, v: str) -> ir.Table:
-        t = self.tables.table("tags")
-        f = t.filter(t.customer_id.notnull(), t.tag == _lit(node.tag))
-        return f.select(**{k: f.customer_id}).distinct().mutate(**{v: ibis.literal(True)})
+    def tag(self, node: RTag) -> str:
+        def prune(t: ir.Table) -> list[ir.BooleanValue]:
+            tags = sorted(n.tag for n in self.features if isinstance(n, RTag))
+            return [t.tag.isin([_lit(x) for x in tags])]
 
-    def metric(self, node: RMetric, k: str, v: str) -> ir.Table:
-        t = self.tables.metrics.get(node.provider)
-        if t is None:
+        return self.reduction(
+            ("tags",), node, "tags", prune, lambda t: (t.tag == _lit(node.tag)).any()
+        )
+
+    def metric(self, node: RMetric) -> str:
+        if self.tables.metrics.get(node.provider) is None:
             raise ValidationError(
                 f"The segment needs the metric table '{node.provider}', which was not given.",
                 hint="compute it first and pass it in Tables(metrics={...})",
             )
-        f = t.filter(t.customer_id.notnull(), self.compare(t, node.compare))
-        return f.select(**{k: f.customer_id}).distinct().mutate(**{v: ibis.literal(True)})
+        return self.reduction(
+            ("metric", node.provider),
+            node,
+            f"metric:{node.provider}",
+            lambda t: [],
+            lambda t: self.compare(t, node.compare).any(),
+        )
 
     def consent(self, w: ir.Table, node: RConsent) -> ir.BooleanValue:
         given, at = w[f"consent_{node.channel}"], w[f"consent_{node.channel}_at"]

@@ -1,95 +1,190 @@
+WITH `t6` AS (
+  SELECT
+    `t0`.`customer_id`
+  FROM `profiles` AS `t0`
+  WHERE
+    COALESCE(`t0`.`country` IN ('HK', 'MO'), FALSE)
+    AND COALESCE(
+      CAST(GET_JSON_OBJECT(`t0`.`traits`, FORMAT_STRING('$.%s', 'income_band')) AS STRING) = 'high',
+      FALSE
+    )
+    AND COALESCE(
+      `t0`.`consent_email`
+      AND (
+        (
+          `t0`.`consent_email_at` IS NULL
+        )
+        OR (
+          `t0`.`consent_email_at` <= CAST('2025-03-01T04:00:00' AS TIMESTAMP)
+        )
+      ),
+      FALSE
+    )
+)
 SELECT
-  `t10`.`customer_id`
+  `t16`.`customer_id`
 FROM (
   SELECT
-    `t3`.`customer_id`,
-    `t3`.`first_name`,
-    `t3`.`last_name`,
-    `t3`.`name`,
-    `t3`.`email`,
-    `t3`.`phone`,
-    `t3`.`gender`,
-    `t3`.`birth_date`,
-    `t3`.`country`,
-    `t3`.`region`,
-    `t3`.`city`,
-    `t3`.`language`,
-    `t3`.`company`,
-    `t3`.`industry`,
-    `t3`.`company_size`,
-    `t3`.`annual_revenue`,
-    `t3`.`created_at`,
-    `t3`.`consent_whatsapp`,
-    `t3`.`consent_whatsapp_at`,
-    `t3`.`consent_email`,
-    `t3`.`consent_email_at`,
-    `t3`.`consent_sms`,
-    `t3`.`consent_sms_at`,
-    `t3`.`traits`,
-    `t3`.`updated_at`,
-    `t9`.`__seg_k0`,
-    `t9`.`__seg_v0`,
-    `t6`.`__seg_k1`,
-    `t6`.`__seg_v1`
-  FROM `profiles` AS `t3`
+    `t7`.`customer_id`,
+    `t7`.`first_name`,
+    `t7`.`last_name`,
+    `t7`.`name`,
+    `t7`.`email`,
+    `t7`.`phone`,
+    `t7`.`gender`,
+    `t7`.`birth_date`,
+    `t7`.`country`,
+    `t7`.`region`,
+    `t7`.`city`,
+    `t7`.`language`,
+    `t7`.`company`,
+    `t7`.`industry`,
+    `t7`.`company_size`,
+    `t7`.`annual_revenue`,
+    `t7`.`created_at`,
+    `t7`.`consent_whatsapp`,
+    `t7`.`consent_whatsapp_at`,
+    `t7`.`consent_email`,
+    `t7`.`consent_email_at`,
+    `t7`.`consent_sms`,
+    `t7`.`consent_sms_at`,
+    `t7`.`traits`,
+    `t7`.`updated_at`,
+    `t15`.`__seg_f0`,
+    `t15`.`__seg_v0`,
+    `t12`.`__seg_f1`,
+    `t12`.`__seg_v1`
+  FROM (
+    SELECT
+      *
+    FROM `profiles` AS `t0`
+    WHERE
+      COALESCE(`t0`.`country` IN ('HK', 'MO'), FALSE)
+      AND COALESCE(
+        CAST(GET_JSON_OBJECT(`t0`.`traits`, FORMAT_STRING('$.%s', 'income_band')) AS STRING) = 'high',
+        FALSE
+      )
+      AND COALESCE(
+        `t0`.`consent_email`
+        AND (
+          (
+            `t0`.`consent_email_at` IS NULL
+          )
+          OR (
+            `t0`.`consent_email_at` <= CAST('2025-03-01T04:00:00' AS TIMESTAMP)
+          )
+        ),
+        FALSE
+      )
+  ) AS `t7`
   LEFT OUTER JOIN (
     SELECT
-      `t7`.`customer_id` AS `__seg_k0`,
+      `t13`.`customer_id` AS `__seg_f0`,
       SUM(
-        UNWRAP_JSON_FLOAT(GET_JSON_OBJECT(`t7`.`properties`, FORMAT_STRING('$.%s', 'revenue')))
+        IF(
+          IF(
+            (
+              `t13`.`ts` IS NOT NULL
+            )
+            AND (
+              (
+                `t13`.`ts` >= CAST('2024-12-01T04:00:00' AS TIMESTAMP)
+              )
+              AND (
+                `t13`.`ts` <= CAST('2025-03-01T04:00:00' AS TIMESTAMP)
+              )
+            ),
+            COALESCE(`t13`.`__seg_j0` <> 'gift card', FALSE),
+            FALSE
+          ),
+          `t13`.`__seg_j1`,
+          CAST(NULL AS DOUBLE)
+        )
       ) AS `__seg_v0`
     FROM (
       SELECT
-        *
-      FROM `events` AS `t1`
-      WHERE
-        `t1`.`customer_id` IS NOT NULL
-        AND `t1`.`ts` IS NOT NULL
-        AND `t1`.`ts` >= CAST('2024-12-01T04:00:00' AS TIMESTAMP)
-        AND `t1`.`ts` <= CAST('2025-03-01T04:00:00' AS TIMESTAMP)
-        AND `t1`.`event` IN ('Order Completed')
-        AND COALESCE(
-          CAST(GET_JSON_OBJECT(`t1`.`properties`, FORMAT_STRING('$.%s', 'category')) AS STRING) <> 'gift card',
-          FALSE
-        )
-    ) AS `t7`
+        `t10`.`message_id`,
+        `t10`.`customer_id`,
+        `t10`.`anonymous_id`,
+        `t10`.`type`,
+        `t10`.`event`,
+        `t10`.`ts`,
+        `t10`.`properties`,
+        `t10`.`channel`,
+        `t10`.`source`,
+        CAST(GET_JSON_OBJECT(`t10`.`properties`, FORMAT_STRING('$.%s', 'category')) AS STRING) AS `__seg_j0`,
+        UNWRAP_JSON_FLOAT(GET_JSON_OBJECT(`t10`.`properties`, FORMAT_STRING('$.%s', 'revenue'))) AS `__seg_j1`
+      FROM (
+        SELECT
+          *
+        FROM (
+          SELECT
+            *
+          FROM `events` AS `t2`
+          WHERE
+            `t2`.`customer_id` IS NOT NULL
+            AND `t2`.`ts` IS NOT NULL
+            AND `t2`.`ts` >= CAST('2024-12-01T04:00:00' AS TIMESTAMP)
+            AND `t2`.`ts` <= CAST('2025-03-01T04:00:00' AS TIMESTAMP)
+            AND `t2`.`event` IN ('Order Completed')
+        ) AS `t4`
+        WHERE
+          `t4`.`customer_id` IN (
+            SELECT
+              *
+            FROM `t6`
+          )
+      ) AS `t10`
+    ) AS `t13`
     GROUP BY
       1
-  ) AS `t9`
-    ON `t3`.`customer_id` = `t9`.`__seg_k0`
+  ) AS `t15`
+    ON `t7`.`customer_id` = `t15`.`__seg_f0`
   LEFT OUTER JOIN (
     SELECT
-      `t4`.`__seg_k1`,
-      TRUE AS `__seg_v1`
+      `t9`.`customer_id` AS `__seg_f1`,
+      BOOL_OR(`t9`.`tag` = 'do_not_contact') AS `__seg_v1`
     FROM (
-      SELECT DISTINCT
-        `t2`.`customer_id` AS `__seg_k1`
-      FROM `tags` AS `t2`
+      SELECT
+        *
+      FROM (
+        SELECT
+          *
+        FROM `tags` AS `t1`
+        WHERE
+          `t1`.`customer_id` IS NOT NULL AND `t1`.`tag` IN ('do_not_contact')
+      ) AS `t3`
       WHERE
-        `t2`.`customer_id` IS NOT NULL AND `t2`.`tag` = 'do_not_contact'
-    ) AS `t4`
-  ) AS `t6`
-    ON `t3`.`customer_id` = `t6`.`__seg_k1`
-) AS `t10`
+        `t3`.`customer_id` IN (
+          SELECT
+            *
+          FROM `t6`
+        )
+    ) AS `t9`
+    GROUP BY
+      1
+  ) AS `t12`
+    ON `t7`.`customer_id` = `t12`.`__seg_f1`
+) AS `t16`
 WHERE
-  COALESCE(`t10`.`country` IN ('HK', 'MO'), FALSE)
+  COALESCE(`t16`.`country` IN ('HK', 'MO'), FALSE)
   AND COALESCE(
-    CAST(GET_JSON_OBJECT(`t10`.`traits`, FORMAT_STRING('$.%s', 'income_band')) AS STRING) = 'high',
+    CAST(GET_JSON_OBJECT(`t16`.`traits`, FORMAT_STRING('$.%s', 'income_band')) AS STRING) = 'high',
     FALSE
   )
-  AND COALESCE(COALESCE(`t10`.`__seg_v0`, 0) >= 5000.0, FALSE)
+  AND COALESCE(COALESCE(`t16`.`__seg_v0`, 0) >= 5000.0, FALSE)
   AND COALESCE(
-    `t10`.`consent_email`
+    `t16`.`consent_email`
     AND (
       (
-        `t10`.`consent_email_at` IS NULL
+        `t16`.`consent_email_at` IS NULL
       )
       OR (
-        `t10`.`consent_email_at` <= CAST('2025-03-01T04:00:00' AS TIMESTAMP)
+        `t16`.`consent_email_at` <= CAST('2025-03-01T04:00:00' AS TIMESTAMP)
       )
     ),
     FALSE
   )
   AND NOT (
-    COALESCE(`t10`.`__seg_v1`, FALSE)
+    COALESCE(`t16`.`__seg_v1`, FALSE)
   )

@@ -1,5 +1,5 @@
 SELECT
-  `t13`.`customer_id`
+  `t10`.`customer_id`
 FROM (
   SELECT
     `t3`.`customer_id`,
@@ -27,49 +27,59 @@ FROM (
     `t3`.`consent_sms_at`,
     `t3`.`traits`,
     `t3`.`updated_at`,
-    `t10`.`__seg_k0`,
-    `t10`.`__seg_v0`,
-    `t11`.`__seg_k1`,
-    `t11`.`__seg_v1`,
-    `t12`.`__seg_k2`,
-    `t12`.`__seg_v2`
+    `t7`.`__seg_f0`,
+    `t7`.`__seg_v0`,
+    `t9`.`__seg_f1`,
+    `t9`.`__seg_v1`,
+    `t9`.`__seg_v2`
   FROM `profiles` AS `t3`
   LEFT OUTER JOIN (
     SELECT
-      `t6`.`__seg_k0`,
-      TRUE AS `__seg_v0`
+      `t4`.`customer_id` AS `__seg_f0`,
+      BOOL_OR(COALESCE(`t4`.`segment` IN ('Champions', 'Loyal'), FALSE)) AS `__seg_v0`
     FROM (
-      SELECT DISTINCT
-        `t1`.`customer_id` AS `__seg_k0`
+      SELECT
+        *
       FROM `rfm` AS `t1`
       WHERE
         `t1`.`customer_id` IS NOT NULL
-        AND COALESCE(`t1`.`segment` IN ('Champions', 'Loyal'), FALSE)
-    ) AS `t6`
-  ) AS `t10`
-    ON `t3`.`customer_id` = `t10`.`__seg_k0`
-  LEFT OUTER JOIN (
-    SELECT
-      `t4`.`customer_id` AS `__seg_k1`,
-      COUNT(`t4`.`customer_id`) AS `__seg_v1`
-    FROM (
-      SELECT
-        *
-      FROM `orders` AS `t2`
-      WHERE
-        `t2`.`customer_id` IS NOT NULL
-        AND `t2`.`ts` IS NOT NULL
-        AND `t2`.`ts` <= CAST('2025-03-01T04:00:00' AS TIMESTAMP)
-        AND `t2`.`status` IN ('completed')
     ) AS `t4`
     GROUP BY
       1
-  ) AS `t11`
-    ON `t3`.`customer_id` = `t11`.`__seg_k1`
+  ) AS `t7`
+    ON `t3`.`customer_id` = `t7`.`__seg_f0`
   LEFT OUTER JOIN (
     SELECT
-      `t5`.`customer_id` AS `__seg_k2`,
-      COUNT(`t5`.`customer_id`) AS `__seg_v2`
+      `t5`.`customer_id` AS `__seg_f1`,
+      COUNT(
+        IF(
+          (
+            `t5`.`ts` IS NOT NULL
+          )
+          AND (
+            `t5`.`ts` <= CAST('2025-03-01T04:00:00' AS TIMESTAMP)
+          ),
+          `t5`.`customer_id`,
+          NULL
+        )
+      ) AS `__seg_v1`,
+      COUNT(
+        IF(
+          (
+            `t5`.`ts` IS NOT NULL
+          )
+          AND (
+            (
+              `t5`.`ts` >= CAST('2024-09-02T04:00:00' AS TIMESTAMP)
+            )
+            AND (
+              `t5`.`ts` <= CAST('2025-03-01T04:00:00' AS TIMESTAMP)
+            )
+          ),
+          `t5`.`customer_id`,
+          NULL
+        )
+      ) AS `__seg_v2`
     FROM (
       SELECT
         *
@@ -77,32 +87,31 @@ FROM (
       WHERE
         `t2`.`customer_id` IS NOT NULL
         AND `t2`.`ts` IS NOT NULL
-        AND `t2`.`ts` >= CAST('2024-09-02T04:00:00' AS TIMESTAMP)
         AND `t2`.`ts` <= CAST('2025-03-01T04:00:00' AS TIMESTAMP)
         AND `t2`.`status` IN ('completed')
     ) AS `t5`
     GROUP BY
       1
-  ) AS `t12`
-    ON `t3`.`customer_id` = `t12`.`__seg_k2`
-) AS `t13`
+  ) AS `t9`
+    ON `t3`.`customer_id` = `t9`.`__seg_f1`
+) AS `t10`
 WHERE
-  COALESCE(`t13`.`__seg_v0`, FALSE)
-  AND COALESCE(COALESCE(`t13`.`__seg_v1`, 0) >= 3.0, FALSE)
+  COALESCE(`t10`.`__seg_v0`, FALSE)
+  AND COALESCE(COALESCE(`t10`.`__seg_v1`, 0) >= 3.0, FALSE)
   AND NOT (
-    COALESCE(COALESCE(`t13`.`__seg_v2`, 0) >= 1.0, FALSE)
+    COALESCE(COALESCE(`t10`.`__seg_v2`, 0) >= 1.0, FALSE)
   )
   AND NOT (
     COALESCE(
       (
-        EXTRACT(month FROM `t13`.`birth_date`) * 100
-      ) + EXTRACT(day FROM `t13`.`birth_date`) IN (301, 302, 303, 304, 305, 306, 307, 308, 309, 310, 311, 312, 313, 314, 315)
+        EXTRACT(month FROM `t10`.`birth_date`) * 100
+      ) + EXTRACT(day FROM `t10`.`birth_date`) IN (301, 302, 303, 304, 305, 306, 307, 308, 309, 310, 311, 312, 313, 314, 315)
       AND (
-        EXTRACT(year FROM `t13`.`birth_date`) < 2025
+        EXTRACT(year FROM `t10`.`birth_date`) < 2025
       ),
       FALSE
     )
     AND NOT (
-      COALESCE(MD5(CONCAT('birthday-holdout:', `t13`.`customer_id`)) < '19999999', FALSE)
+      COALESCE(MD5(CONCAT('birthday-holdout:', `t10`.`customer_id`)) < '19999999', FALSE)
     )
   )
