@@ -456,6 +456,8 @@ def parse_bools(raw: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 # -- identifiers ----------------------------------------------------------------------------------
 _EMAIL = r"^[^@\s,;<>()\[\]]+@[^@\s,;<>()\[\]]+\.[^@\s,;<>()\[\].]{2,}$"
+#: The shape of a normalised e-mail address (engine-side checks, e.g. audiences, reuse it).
+EMAIL_PATTERN = _EMAIL
 
 
 def normalise_emails(raw: pa.Array) -> tuple[pa.Array, np.ndarray]:
