@@ -1,4 +1,4 @@
-"""``segmint demo``: generate → import with stitching → RFM → report, end to end."""
+"""``segmint demo``: generate → import with stitching → RFM, CLV, personas → report, end to end."""
 
 from __future__ import annotations
 
@@ -51,6 +51,24 @@ def test_demo_predicts_clv_and_reports_it(demo_run):
     assert set(clv.churn_risk) <= {"low", "medium", "high"} and clv.p_alive.between(0, 1).all()
     html = (folder / "report.html").read_text(encoding="utf-8")
     assert 'id="clv"' in html and "chart-churn-bands" in html
+
+
+def test_demo_clusters_buyers_into_personas_and_reports_them(demo_run):
+    folder, _ = demo_run
+    with Workspace.open(folder) as ws:
+        clusters = ws.table("clusters").to_pandas()
+        cards = ws.table("personas").to_pandas().set_index("cluster")
+        people = ws.table("profiles").count().execute()
+        buyers = ws.btyd_summary().count().execute()
+    assert len(clusters) == people  # every profile has a persona (segment rules use them)
+    assert (clusters["cluster"] >= 0).sum() == buyers  # only buyers are clustered
+    k = len(cards) - 1
+    assert 3 <= k <= 5 and sorted(cards.index) == [-1, *range(k)]
+    assert cards.loc[-1, "name_en"] == "Not yet customers"
+    assert cards.loc[-1, "size"] == people - buyers
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert 'id="personas"' in html and html.count('class="persona"') == k + 1
+    assert "Not yet customers" in html
 
 
 def test_demo_refuses_to_overwrite_without_force(demo_run, capsys):

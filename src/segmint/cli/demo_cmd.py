@@ -1,4 +1,5 @@
-"""``segmint demo``: the whole loop on generated data — generate, import, stitch, RFM, CLV, report.
+"""``segmint demo``: the whole loop on generated data — generate, import, stitch, RFM, CLV,
+personas, report.
 
 Example:
     $ segmint demo                      # ./segmint-demo with 5,000 people and report.html
@@ -46,7 +47,8 @@ def demo(
         bool, typer.Option("--force", help="Replace an existing demo workspace in FOLDER.")
     ] = False,
 ) -> None:
-    """Generate demo data, import it with identity stitching, run RFM/ABC/CLV, write a report."""
+    """Generate demo data, import it with identity stitching, run RFM/ABC/CLV and personas,
+    write a report."""
     from segmint.demo import IMPORT_PLAN, generate
     from segmint.report.i18n import check_lang
     from segmint.workspace import Workspace
@@ -94,7 +96,7 @@ def demo(
                 bar.update(task, completed=1, total=1)
                 results.append(result)
 
-            task = bar.add_task("RFM, CLV and report", total=3)
+            task = bar.add_task("RFM, CLV, personas and report", total=4)
             ws.rfm(save=True)
             bar.update(task, advance=1)
             try:
@@ -102,9 +104,13 @@ def demo(
             except DataError as exc:  # the report goes on without the CLV section
                 console.print(f"CLV skipped: {escape(str(exc))}", highlight=False)
             bar.update(task, advance=1)
+            personas = ws.personas(save=True, random_state=0)  # as `segmint personas`
+            bar.update(task, advance=1)
             report = ws.report(folder / "report.html", lang=lang)
             bar.update(task, advance=1)
         _print_summary(ws, results)
+        names = [p.name_zh if lang == "zh-Hant" else p.name_en for p in personas.personas]
+        console.print(f"Personas: {escape(' · '.join(names))}", highlight=False)
     finally:
         ws.close()
     where = escape(str(report.resolve()))

@@ -5,7 +5,9 @@ a segment, or ``labels == k`` for a cluster) and returns an :class:`Explanation`
 
 - **rules**: a shallow decision tree (``max_depth``, balanced class weights) fitted on a
   training split, each leaf that predicts membership written as a readable rule, e.g.
-  ``log_units > 3.1 and log_aov > 7.9 → 98% members (179 customers)``;
+  ``log_units > 3.1 and log_aov > 7.9 → 98% members (179 customers)``; the same rules in
+  words, in English or Traditional Chinese, from :meth:`Explanation.readable_rules`
+  (feature names from :mod:`segmint.models.feature_labels`);
 - **LDA coefficients**: linear discriminant weights on standardised features (a positive weight
   pushes towards membership), largest first;
 - **how well they separate**, measured on a held-out, stratified split (``test_size``, seeded):
@@ -23,6 +25,8 @@ Example:
     >>> e = explain_membership(X, np.r_[np.ones(100), np.zeros(300)].astype(bool))
     >>> e.rules[0].startswith("units > "), e.tree_auc > 0.99, e.top_features[0]
     (True, True, 'units')
+    >>> e.readable_rules("zh-Hant")[0].endswith("位顧客）")
+    True
 """
 
 from __future__ import annotations
@@ -37,7 +41,46 @@ import pandas as pd
 from segmint.errors import ValidationError
 from segmint.models.base import Interval, check_argument
 
-__all__ = ["Explanation", "explain_membership"]
+__all__ = ["Explanation", "RuleLeaf", "explain_membership", "rule_text"]
+
+
+@dataclass(frozen=True)
+class RuleLeaf:
+    """One rule: conditions (feature, lower bound or None, upper bound or None), the training
+    share of members in its leaf and the customers in it."""
+
+    conditions: tuple[tuple[str, float | None, float | None], ...]
+    share: float
+    customers: int
+
+
+def rule_text(leaf: RuleLeaf, lang: str = "raw") -> str:
+    """A rule as text: ``"raw"`` with column names (as :attr:`Explanation.rules`), ``"en"`` or
+    ``"zh-Hant"`` in words.
+
+    >>> leaf = RuleLeaf((("recency_days", 200.0, None),), 0.95, 300)
+    >>> rule_text(leaf), rule_text(leaf, "en")
+    ('recency_days > 200 → 95% members (300 customers)', 'days since the last order > 200 → 95% members (300 customers)')
+    >>> rule_text(leaf, "zh-Hant")
+    '距上次購買日數 > 200 → 95% 為成員（300 位顧客）'
+    """  # noqa: E501
+    from segmint.models.feature_labels import condition_text
+
+    conds = []
+    for f, lo, hi in leaf.conditions:
+        if lang != "raw":
+            conds.append(condition_text(f, lo, hi, lang))
+        elif lo is not None and hi is not None:
+            conds.append(f"{lo:.3g} < {f} ≤ {hi:.3g}")
+        elif lo is not None:
+            conds.append(f"{f} > {lo:.3g}")
+        else:
+            conds.append(f"{f} ≤ {hi:.3g}")
+    if lang == "zh-Hant":
+        text = " 且 ".join(conds) or "所有顧客"
+        return f"{text} → {leaf.share:.0%} 為成員（{leaf.customers:,} 位顧客）"
+    text = " and ".join(conds) or "everyone"
+    return f"{text} → {leaf.share:.0%} members ({leaf.customers:,} customers)"
 
 
 @dataclass
@@ -54,6 +97,11 @@ class Explanation:
     customers: int
     test_rows: int
     top_features: list[str] = field(default_factory=list)
+    leaves: list[RuleLeaf] = field(default_factory=list)
+
+    def readable_rules(self, lang: str = "en") -> list[str]:
+        """:attr:`rules` with the features in words, in ``"en"`` or ``"zh-Hant"``."""
+        return [rule_text(leaf, lang) for leaf in self.leaves]
 
     def summary(self) -> str:
         """A few lines of plain text."""
@@ -85,25 +133,17 @@ def _design(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
 
 def _rules(
     tree: Any, names: list[str], leaf_share: dict[int, float], min_share: float
-) -> list[str]:
-    """Each leaf whose training share of members is ≥ ``min_share``, as "a and b → share"."""
+) -> list[RuleLeaf]:
+    """Each leaf whose training share of members is ≥ ``min_share``, most members first."""
     t = tree.tree_
-    out: list[tuple[float, str]] = []
+    out: list[tuple[float, RuleLeaf]] = []
 
     def walk(node: int, bounds: dict[str, tuple[float | None, float | None]]) -> None:
         if t.children_left[node] == -1:
             n, share = int(t.n_node_samples[node]), leaf_share.get(node, 0.0)
             if share >= min_share and n > 0:
-                conds = []
-                for f, (lo, hi) in bounds.items():
-                    if lo is not None and hi is not None:
-                        conds.append(f"{lo:.3g} < {f} ≤ {hi:.3g}")
-                    elif lo is not None:
-                        conds.append(f"{f} > {lo:.3g}")
-                    else:
-                        conds.append(f"{f} ≤ {hi:.3g}")
-                text = " and ".join(conds) or "everyone"
-                out.append((share * n, f"{text} → {share:.0%} members ({n:,} customers)"))
+                conds = tuple((f, lo, hi) for f, (lo, hi) in bounds.items())
+                out.append((share * n, RuleLeaf(conds, share, n)))
             return
         f, thr = names[t.feature[node]], float(t.threshold[node])
         lo, hi = bounds.get(f, (None, None))
@@ -112,7 +152,7 @@ def _rules(
 
     walk(0, {})
     out.sort(key=lambda x: -x[0])
-    return [r for _, r in out]
+    return [leaf for _, leaf in out]
 
 
 def explain_membership(
@@ -181,8 +221,9 @@ def explain_membership(
     importance = sorted(zip(tree.feature_importances_, names, strict=True), key=lambda x: -x[0])
     top = [n for imp, n in importance if imp > 0][:5]
     majority = max(yte.mean(), 1 - yte.mean())
+    leaves = _rules(tree, names, leaf_share, min_share)
     return Explanation(
-        rules=_rules(tree, names, leaf_share, min_share),
+        rules=[rule_text(leaf) for leaf in leaves],
         lda_coefficients=coefs,
         tree_accuracy=float(accuracy_score(yte, proba >= 0.5)),
         tree_auc=float(roc_auc_score(yte, proba)),
@@ -192,4 +233,5 @@ def explain_membership(
         customers=len(y),
         test_rows=len(yte),
         top_features=top,
+        leaves=leaves,
     )

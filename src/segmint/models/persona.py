@@ -9,7 +9,15 @@ preferred channel (most common value of ``channel_column`` in the cluster) and a
 
 Names and offers come from the strongest distinguishing features whose names segmint knows
 (recency, frequency / rate, monetary / revenue / aov / spend / value, discount, holiday,
-units, tenure, browse, events); other features are described by their column name.
+units, tenure, browse, events); other features, and the ``column=level`` indicators of
+categorical columns, are described by their readable label
+(:mod:`segmint.models.feature_labels`), never by a raw column name or ``(missing)``.
+
+:func:`cluster_customers` clusters **buyers** only (``buyers_column`` > 0, e.g. order_count):
+people without an order cannot be told apart by purchase behaviour, so they get one fixed,
+rule-defined card instead of a cluster — "Not yet customers" (cluster :data:`NOT_YET_CUSTOMERS`
+= -1), sized, with the split between those who browse (online events) and contacts known only
+from a list.
 
 :func:`persona_table` turns cluster labels into an ibis table
 ``customer_id → cluster, persona, persona_zh_hant``
@@ -37,14 +45,20 @@ import numpy as np
 import pandas as pd
 
 from segmint.errors import ValidationError, close_matches
+from segmint.models.feature_labels import feature_label, is_indicator, level_label
+
+#: The cluster number of the people without an order (a rule-defined card, not a k-means cluster).
+NOT_YET_CUSTOMERS = -1
 
 __all__ = [
+    "NOT_YET_CUSTOMERS",
     "OFFERS",
     "ClusterResult",
     "FeatureEffect",
     "Persona",
     "cluster_customers",
     "describe_personas",
+    "not_yet_customers_card",
     "persona_frame",
     "persona_records",
     "persona_table",
@@ -200,6 +214,16 @@ class FeatureEffect:
     rest_mean: float
     effect_size: float
 
+    @property
+    def label_en(self) -> str:
+        """The feature in English words (:func:`~segmint.models.feature_labels.feature_label`)."""
+        return feature_label(self.feature, "en")
+
+    @property
+    def label_zh(self) -> str:
+        """The feature in Traditional Chinese words."""
+        return feature_label(self.feature, "zh-Hant")
+
 
 @dataclass
 class Persona:
@@ -218,9 +242,14 @@ class Persona:
     offer_key: str = "cross_sell"
     offer_en: str = ""
     offer_zh: str = ""
+    #: rule-defined cards only (e.g. not yet customers): the rule, in English and Chinese
+    rules_en: list[str] = field(default_factory=list)
+    rules_zh: list[str] = field(default_factory=list)
 
 
 def _words(feature: str) -> tuple[str, ...] | None:
+    if is_indicator(feature):  # "top_channel=web" is a channel, not web engagement
+        return None
     low = feature.lower()
     for keys, words in _WORDS:
         if any(k in low for k in keys):
@@ -231,7 +260,7 @@ def _words(feature: str) -> tuple[str, ...] | None:
 def _offer(effects: list[FeatureEffect]) -> str:
     """The offer of the strongest feature segmint knows (|d| ≥ 0.5)."""
     for e in effects:
-        if abs(e.effect_size) < 0.5:
+        if abs(e.effect_size) < 0.5 or is_indicator(e.feature):
             continue
         low, up = e.feature.lower(), e.effect_size > 0
         if "browse" in low and up:
@@ -301,12 +330,28 @@ def _name(effects: list[FeatureEffect], cluster: int) -> tuple[str, str]:
     if not en:
         for e in effects[:1]:
             if abs(e.effect_size) >= 0.5:
-                en.append(f"{'high' if e.effect_size > 0 else 'low'} {e.feature}")
-                zh.append(f"{e.feature}{'偏高' if e.effect_size > 0 else '偏低'}")
+                w_en, w_zh = _fallback_words(e)
+                en.append(w_en)
+                zh.append(w_zh)
     if not en:
         return f"Typical customers (cluster {cluster})", f"一般顧客（第 {cluster} 群）"
     first = en[0][0].upper() + en[0][1:]
     return ", ".join([first, *en[1:]]) + " customers", "、".join(zh) + "顧客"
+
+
+def _fallback_words(e: FeatureEffect) -> tuple[str, str]:
+    """Name words of a feature segmint has no keyword for: its label, or a known level."""
+    hi = e.effect_size > 0
+    if is_indicator(e.feature):
+        level = e.feature.split("=", 1)[1]
+        en, zh = level_label(level, "en"), level_label(level, "zh-Hant")
+        if en == level or level.startswith("("):  # unknown level, (missing), (other)
+            en, zh = feature_label(e.feature, "en"), feature_label(e.feature, "zh-Hant")
+        return (en if hi else f"not {en}"), (zh if hi else f"非{zh}")
+    return (
+        f"{'high' if hi else 'low'} {e.label_en}",
+        f"{e.label_zh}{'偏高' if hi else '偏低'}",
+    )
 
 
 def _phrase(e: FeatureEffect, lang: str) -> str:
@@ -314,11 +359,17 @@ def _phrase(e: FeatureEffect, lang: str) -> str:
     hi = e.effect_size > 0
     if words is not None:
         text = (words[4] if hi else words[6]) if lang == "en" else (words[5] if hi else words[7])
+    elif is_indicator(e.feature):
+        if lang == "en":
+            text = f"are {'more' if hi else 'less'} often {e.label_en}"
+        else:
+            text = f"{'較多' if hi else '較少'}為{e.label_zh}"
     elif lang == "en":
-        text = f"have {'higher' if hi else 'lower'} {e.feature}"
+        text = f"have {'higher' if hi else 'lower'} {e.label_en}"
     else:
-        text = f"{e.feature}{'較高' if hi else '較低'}"
-    return f"{text} (d = {e.effect_size:+.1f})"
+        text = f"{e.label_zh}{'較高' if hi else '較低'}"
+    d = f"d = {e.effect_size:+.1f}"
+    return f"{text} ({d})" if lang == "en" else f"{text}（{d}）"
 
 
 def _pct(x: float) -> str:
@@ -334,12 +385,16 @@ def describe_personas(
     channel_column: str | None = None,
     id_column: str = "customer_id",
     top: int = 3,
+    population: int | None = None,
+    peers: tuple[str, str] = ("everyone else", "其他顧客"),
 ) -> list[Persona]:
     """A :class:`Persona` per cluster, in cluster order (see the module docstring).
 
     ``features`` has one row per customer (pandas or pyarrow) and ``labels`` the cluster of each
     row (e.g. ``ClusterSegmenter.predict(features)``). ``columns`` are the features compared
-    (default: every column except the id and the channel).
+    (default: every column except the id and the channel). ``population`` is the number of
+    people shares are taken of (default: the rows of ``features``; larger when only buyers were
+    clustered); ``peers`` names whom the clusters are compared with (English, Chinese).
     """
     df = features.to_pandas() if hasattr(features, "to_pandas") else features
     if not isinstance(df, pd.DataFrame):
@@ -362,13 +417,14 @@ def describe_personas(
             )
     skip = {id_column, channel_column}
     cols = [c for c in (columns or df.columns) if c not in skip]
+    people = len(df) if population is None else population
     total_value = float(df[value_column].sum()) if value_column else None
     cards = []
     for k in sorted(np.unique(lab).tolist()):
         inside = lab == k
         effects = _effects(df, inside, cols)
         shown = [e for e in effects if abs(e.effect_size) >= 0.2][:top] or effects[:1]
-        share = float(inside.mean())
+        share = float(inside.sum() / people) if people else 0.0
         value_share = None
         if value_column and total_value:
             value_share = float(df.loc[inside, value_column].sum()) / total_value
@@ -385,15 +441,15 @@ def describe_personas(
         en_list = en_phr[0] if len(en_phr) == 1 else ", ".join(en_phr[:-1]) + " and " + en_phr[-1]
         desc_en = (
             f"{name_en}: {inside.sum():,} customers ({_pct(share)}){value_en}. "
-            f"Compared with everyone else they {en_list}."
+            f"Compared with {peers[0]} they {en_list}."
         )
         desc_zh = (
             f"{name_zh}：{inside.sum():,} 位顧客（{_pct(share)}）{value_zh}。"
-            f"與其他顧客相比，他們{'，'.join(_phrase(e, 'zh') for e in shown)}。"
+            f"與{peers[1]}相比，他們{'，'.join(_phrase(e, 'zh') for e in shown)}。"
         )
         if channel:
-            desc_en += f" Best reached by {channel}."
-            desc_zh += f"最佳接觸渠道：{channel}。"
+            desc_en += f" Best reached by {level_label(channel, 'en')}."
+            desc_zh += f"最佳接觸渠道：{level_label(channel, 'zh-Hant')}。"
         desc_en += f" Suggested offer: {OFFERS[offer][0]}."
         desc_zh += f"建議優惠：{OFFERS[offer][1]}。"
         cards.append(
@@ -487,9 +543,11 @@ def persona_records(cards: Sequence[Persona], explanations: dict[int, Any] | Non
     """The cards (and optional :class:`~segmint.models.explain.Explanation` per cluster) as an
     ibis table with one row per cluster, for storing beside the ``clusters`` table: cluster,
     name_en, name_zh_hant, size, share, value_share, preferred_channel, offer_key, offer_en,
-    offer_zh_hant, description_en, description_zh_hant, features_json (feature, cluster_mean,
-    rest_mean, effect_size), explanation_json (rules, tree_auc, lda_auc, tree_accuracy,
-    baseline_accuracy, members, customers, test_rows, top_features; null when not explained).
+    offer_zh_hant, description_en, description_zh_hant, features_json (feature, label_en,
+    label_zh_hant, cluster_mean, rest_mean, effect_size), explanation_json (rules and
+    rules_zh_hant in words, rules_raw with column names, tree_auc, lda_auc, tree_accuracy,
+    baseline_accuracy, members, customers, test_rows, top_features; for a rule-defined card
+    its rule, with null figures; null when not explained).
     """
     import json
 
@@ -501,10 +559,17 @@ def persona_records(cards: Sequence[Persona], explanations: dict[int, Any] | Non
     for c in cards:
         e = explanations.get(c.cluster)
         explanation = None
-        if e is not None:
+        if e is None and c.rules_en:
+            explanation = json.dumps(
+                {"rules": c.rules_en, "rules_zh_hant": c.rules_zh, "rule_defined": True},
+                ensure_ascii=False,
+            )
+        elif e is not None:
             explanation = json.dumps(
                 {
-                    "rules": list(e.rules),
+                    "rules": e.readable_rules("en") if e.leaves else list(e.rules),
+                    "rules_zh_hant": e.readable_rules("zh-Hant") if e.leaves else list(e.rules),
+                    "rules_raw": list(e.rules),
                     "tree_auc": e.tree_auc,
                     "lda_auc": e.lda_auc,
                     "tree_accuracy": e.tree_accuracy,
@@ -534,6 +599,8 @@ def persona_records(cards: Sequence[Persona], explanations: dict[int, Any] | Non
                     [
                         {
                             "feature": f.feature,
+                            "label_en": f.label_en,
+                            "label_zh_hant": f.label_zh,
                             "cluster_mean": f.cluster_mean,
                             "rest_mean": f.rest_mean,
                             "effect_size": f.effect_size,
@@ -566,14 +633,82 @@ def persona_records(cards: Sequence[Persona], explanations: dict[int, Any] | Non
     return ibis.memtable(pa.Table.from_pylist(rows, schema=schema))
 
 
+def not_yet_customers_card(
+    features: pd.DataFrame,
+    members: np.ndarray,
+    *,
+    population: int | None = None,
+    value_column: str | None = None,
+    browse_column: str | None = "browse_only",
+    events_column: str | None = "events",
+) -> Persona:
+    """The fixed card of the people without an order (``members``): cluster
+    :data:`NOT_YET_CUSTOMERS`, named "Not yet customers" / 「尚未購買的聯絡人」, sized, and
+    split into people who browse (``browse_column`` = 1, or ``events_column`` > 0) and
+    contacts known only from a list.
+
+    >>> f = pd.DataFrame({"order_count": [0, 0, 0, 3], "events": [4, 0, 0, 9]})
+    >>> card = not_yet_customers_card(f, f["order_count"].to_numpy() == 0)
+    >>> card.name_en, card.size, card.cluster
+    ('Not yet customers', 3, -1)
+    >>> card.description_en.split(". ")[1]
+    '1 browse the shop (online events, no order) and 2 are known only as contacts (no order, no online events)'
+    """  # noqa: E501
+    inside = np.asarray(members, dtype=bool)
+    n = int(inside.sum())
+    people = len(features) if population is None else population
+    share = n / people if people else 0.0
+    browse = None
+    if browse_column and browse_column in features.columns:
+        browse = int((features.loc[inside, browse_column].fillna(0) > 0).sum())
+    elif events_column and events_column in features.columns:
+        browse = int((features.loc[inside, events_column].fillna(0) > 0).sum())
+    name_en, name_zh = "Not yet customers", "尚未購買的聯絡人"
+    desc_en = f"{name_en}: {n:,} people ({_pct(share)}) with no order yet."
+    desc_zh = f"{name_zh}：{n:,} 人（{_pct(share)}）尚未有訂單。"
+    if browse is not None:
+        desc_en += (
+            f" {browse:,} browse the shop (online events, no order) and {n - browse:,} are "
+            "known only as contacts (no order, no online events)."
+        )
+        desc_zh += f"其中 {browse:,} 人有瀏覽網店（有線上互動、未購買），{n - browse:,} 人只是聯絡人名單上的聯絡人（無訂單、無線上互動）。"  # noqa: E501
+    desc_en += (
+        " A rule, not a cluster: people without an order cannot be told apart by how they buy."
+        f" Suggested offer: {OFFERS['first_order'][0]}; a welcome message for the contacts."
+    )
+    desc_zh += (
+        "此為規則劃分而非分群：未購買的人無法以購買行為區分。"
+        f"建議優惠：{OFFERS['first_order'][1]}；向聯絡人發送歡迎訊息。"
+    )
+    return Persona(
+        cluster=NOT_YET_CUSTOMERS,
+        size=n,
+        share=share,
+        value_share=0.0 if value_column else None,
+        name_en=name_en,
+        name_zh=name_zh,
+        description_en=desc_en,
+        description_zh=desc_zh,
+        preferred_channel=None,
+        offer_key="first_order",
+        offer_en=OFFERS["first_order"][0],
+        offer_zh=OFFERS["first_order"][1],
+        rules_en=[f"no order up to the as-of day → 100% members ({n:,} customers)"],
+        rules_zh=[f"截至分析日未有訂單 → 100% 為成員（{n:,} 位顧客）"],
+    )
+
+
 @dataclass
 class ClusterResult:
-    """What :func:`cluster_customers` returns: the fitted model, labels, cards and metric table."""
+    """What :func:`cluster_customers` returns: the fitted model, labels (one per row; people
+    without an order get :data:`NOT_YET_CUSTOMERS`), the cards (clusters first, then the "not
+    yet customers" card when there are such people) and which rows were clustered."""
 
     model: Any
     customer_ids: list[str]
     labels: np.ndarray
     personas: list[Persona]
+    clustered: np.ndarray | None = None
 
     def table(self) -> Any:
         """``customer_id, cluster, persona, persona_zh_hant`` as an ibis table (see
@@ -587,16 +722,22 @@ def cluster_customers(
     id_column: str = "customer_id",
     value_column: str | None = "revenue",
     channel_column: str | None = "top_channel",
+    buyers_column: str | None = "order_count",
     **params: Any,
 ) -> ClusterResult:
     """Fit a :class:`~segmint.models.cluster.ClusterSegmenter` (``params``) on executed customer
     features (e.g. :func:`segmint.features.customer_features.customer_features`), assign every
     customer and describe each cluster.
 
-    Customers who never ordered get the largest observed ``recency_days`` and a ``tenure_days``
-    of 0 (instead of the median fill of the model), so they are not mistaken for recent buyers.
-    ``value_column`` and ``channel_column`` are used when present. Rows are sorted by
-    ``id_column`` first, so the result does not depend on the order an engine returned them in.
+    With ``buyers_column`` present (default ``order_count``) only rows where it is > 0 are
+    clustered (``browse_only``, always 0 for them, is left out); the others get the fixed
+    :func:`not_yet_customers_card` (cluster :data:`NOT_YET_CUSTOMERS`). Cards of clusters are
+    compared with the other buyers, and their shares are of all rows. Without it, every row is
+    clustered, and customers who never ordered get the largest observed ``recency_days`` and a
+    ``tenure_days`` of 0 (instead of the median fill of the model), so they are not mistaken
+    for recent buyers. ``value_column`` and ``channel_column`` are used when present. Rows are
+    sorted by ``id_column`` first, so the result does not depend on the order an engine
+    returned them in.
     """
     from segmint.models.cluster import ClusterSegmenter
 
@@ -612,10 +753,33 @@ def cluster_customers(
         df["tenure_days"] = df["tenure_days"].astype(float).fillna(0.0)
     value = value_column if value_column in df.columns else None
     channel = channel_column if channel_column in df.columns else None
-    feature_cols = [c for c in df.columns if c != channel]
-    model = ClusterSegmenter(id_column=id_column, **params).fit(df[feature_cols])
-    labels = model.predict(df[feature_cols])
+    by_orders = buyers_column is not None and buyers_column in df.columns
+    if by_orders:
+        buys = df[buyers_column].fillna(0).to_numpy(dtype=float) > 0
+        if not buys.any():
+            raise ValidationError(
+                f"The customer features must have customers with {buyers_column} > 0 to "
+                f"cluster. Got {len(df):,} rows, none with {buyers_column} > 0, instead.",
+                hint="import orders first, or pass buyers_column=None to cluster every row.",
+            )
+        drop = {channel, "browse_only"}
+    else:
+        buys = np.ones(len(df), dtype=bool)
+        drop = {channel}
+    buyers = df[buys].reset_index(drop=True)
+    feature_cols = [c for c in df.columns if c not in drop]
+    model = ClusterSegmenter(id_column=id_column, **params).fit(buyers[feature_cols])
+    labels = np.full(len(df), NOT_YET_CUSTOMERS, dtype=np.int64)
+    labels[buys] = model.predict(buyers[feature_cols])
     cards = describe_personas(
-        df, labels, value_column=value, channel_column=channel, id_column=id_column
+        buyers[[c for c in buyers.columns if c not in drop or c == channel]],
+        labels[buys],
+        value_column=value,
+        channel_column=channel,
+        id_column=id_column,
+        population=len(df),
+        peers=("other buyers", "其他已購買顧客") if by_orders else ("everyone else", "其他顧客"),
     )
-    return ClusterResult(model, df[id_column].astype(str).tolist(), labels, cards)
+    if not buys.all():
+        cards.append(not_yet_customers_card(df, ~buys, value_column=value))
+    return ClusterResult(model, df[id_column].astype(str).tolist(), labels, cards, buys)

@@ -76,9 +76,10 @@ class ReportData:
         personas: one row per cluster of the stored ``clusters`` table (empty when there is
             none): cluster, customers, share (counted on ``clusters``), name_en, name_zh,
             value_share, preferred_channel, offer_en, offer_zh, description_en, description_zh,
-            features (list of dicts: feature, cluster_mean, rest_mean, effect_size), rules
-            (list of text), tree_auc, lda_auc — the card fields from the stored ``personas``
-            table, missing (None / empty) when it does not exist
+            features (list of dicts: feature, label_en, label_zh_hant, cluster_mean, rest_mean,
+            effect_size), rules (English) and rules_zh (list of text), tree_auc, lda_auc — the
+            card fields from the stored ``personas`` table, missing (None / empty) when it does
+            not exist; clusters in order, the "not yet customers" card (cluster -1) last
     """
 
     workspace_name: str = "segmint"
@@ -145,8 +146,8 @@ class ReportData:
             cluster="int64", customers="int64", share="float64", name_en="object",
             name_zh="object", value_share="float64", preferred_channel="object",
             offer_en="object", offer_zh="object", description_en="object",
-            description_zh="object", features="object", rules="object", tree_auc="float64",
-            lda_auc="float64",
+            description_zh="object", features="object", rules="object", rules_zh="object",
+            tree_auc="float64", lda_auc="float64",
         )
     )  # fmt: skip
 
@@ -482,6 +483,8 @@ def _personas(ws: Any, data: ReportData) -> None:
     if not total:
         return
     sizes["share"] = sizes["customers"] / total
+    # the rule-defined "not yet customers" card (cluster -1) after the clusters
+    sizes = sizes.sort_values("cluster", key=lambda k: k.where(k >= 0, k.max() + 1 - k))
     cards = (
         ws.table("personas").to_pandas().set_index("cluster")
         if "personas" in tables
@@ -507,6 +510,7 @@ def _personas(ws: Any, data: ReportData) -> None:
                 "description_zh": get("description_zh_hant"),
                 "features": _json(get("features_json"), []),
                 "rules": list(explanation.get("rules", [])),
+                "rules_zh": list(explanation.get("rules_zh_hant", explanation.get("rules", []))),
                 "tree_auc": explanation.get("tree_auc"),
                 "lda_auc": explanation.get("lda_auc"),
             }

@@ -176,10 +176,11 @@ _EN: dict[str, str] = {
     # personas (issue 4; only when the workspace holds a clusters table)
     "section.personas": "Personas",
     "persona.intro": (
-        "Customers grouped by clustering on their purchase, event and profile features. "
-        "Effect size d is the standardised difference between the persona and everyone else; "
-        "the rules come from a shallow decision tree separating the persona from the rest, with "
-        "its held-out AUC. Update with ws.personas(save=True)."
+        "Buyers grouped by clustering on their purchase, event and profile features; people "
+        "without an order share the last card, a rule rather than a cluster. "
+        "Effect size d is the standardised difference between the persona and the other "
+        "buyers; the rules come from a shallow decision tree separating the persona from the "
+        "other buyers, with its held-out AUC. Update with `segmint personas`."
     ),
     "persona.customers": "Customers",
     "persona.size": "{n} ({share})",
@@ -322,9 +323,10 @@ _ZH: dict[str, str] = {
     "col.mean_p_alive": "平均活躍機率",
     "section.personas": "客戶角色",
     "persona.intro": (
-        "按客戶的購買、事件及個人資料特徵分群。效應量 d 為該角色與其他客戶之間的標準化差異；"
-        "規則來自區分該角色與其他客戶的淺層決策樹，並附保留樣本的 AUC。"
-        "可執行 ws.personas(save=True) 更新。"
+        "按已購買客戶的購買、事件及個人資料特徵分群；尚未購買的人歸入最後一張卡，"
+        "以規則劃分而非分群。效應量 d 為該角色與其他已購買客戶之間的標準化差異；"
+        "規則來自區分該角色與其他已購買客戶的淺層決策樹，並附保留樣本的 AUC。"
+        "可執行 `segmint personas` 更新。"
     ),
     "persona.customers": "客戶",
     "persona.size": "{n}（{share}）",

@@ -524,7 +524,10 @@ def _text(x: Any) -> str:
 
 def _persona_cards(t: Translator, personas: pd.DataFrame) -> list[dict[str, Any]]:
     """One dict per persona for the template (text already in the report language)."""
+    from segmint.models.feature_labels import level_label
+
     suffix = "zh" if t.zh else "en"
+    lang = "zh-Hant" if t.zh else "en"
     cards = []
     for _, r in personas.iterrows():
         value_share = r["value_share"]
@@ -532,13 +535,15 @@ def _persona_cards(t: Translator, personas: pd.DataFrame) -> list[dict[str, Any]
             (t("persona.customers"), t("persona.size", n=t.count(r["customers"]),
                                          share=t.pct(r["share"]))),
             (t("persona.value_share"), t.pct(value_share) if pd.notna(value_share) else "–"),
-            (t("persona.channel"), _text(r["preferred_channel"]) or "–"),
+            (t("persona.channel"),
+             level_label(_text(r["preferred_channel"]), lang) if _text(r["preferred_channel"])
+             else "–"),
             (t("persona.offer"), _text(r[f"offer_{suffix}"]) or "–"),
         ]  # fmt: skip
         features = [
             t(
                 "persona.feature",
-                feature=f["feature"],
+                feature=f.get("label_zh_hant" if t.zh else "label_en") or f["feature"],
                 d=f"{f['effect_size']:+.2f}",
                 inside=t.num(f["cluster_mean"], 2),
                 rest=t.num(f["rest_mean"], 2),
@@ -555,7 +560,7 @@ def _persona_cards(t: Translator, personas: pd.DataFrame) -> list[dict[str, Any]
                 "facts": facts,
                 "features": features,
                 "description": _text(r[f"description_{suffix}"]),
-                "rules": list(r["rules"] or []),
+                "rules": list(r["rules_zh" if t.zh else "rules"] or []),
                 "auc": auc,
             }
         )
