@@ -41,3 +41,11 @@ def test_a_newer_workspace_is_refused_with_a_hint(tmp_path):
     with pytest.raises(WorkspaceError, match="newer than this segmint") as info:
         Workspace.open(tmp_path / "shop")
     assert "pip install -U segmint" in str(info.value)
+
+
+def test_a_table_added_without_a_version_bump_is_created_on_open(tmp_path):
+    with Workspace.create(tmp_path / "shop") as ws:
+        ws.con.drop_table("tags")  # stands for a table added to TABLES after this file was made
+    with Workspace.open(tmp_path / "shop") as ws:
+        assert "tags" in ws.con.list_tables()
+        assert storage.read_schema_version(ws.con) == SCHEMA_VERSION
