@@ -25,11 +25,14 @@ __all__ = [
     "DefinitionError",
     "DefinitionProblem",
     "EngineMissingError",
+    "ForbiddenError",
     "ImportProblem",
     "ImportValidationError",
     "NotFittedError",
     "NotFoundError",
     "SegmintError",
+    "SignatureError",
+    "UnauthorizedError",
     "ValidationError",
     "WorkspaceError",
     "close_matches",
@@ -142,6 +145,24 @@ class NotFittedError(SegmintError, AttributeError):
     """A model was used before ``fit``."""
 
     type_name = "not_fitted"
+
+
+class SignatureError(SegmintError, PermissionError):
+    """A signed request (a channel webhook) has a missing, malformed or wrong signature."""
+
+    type_name = "invalid_signature"
+
+
+class UnauthorizedError(SegmintError, PermissionError):
+    """A service request carries no API key, or one that is unknown or revoked (HTTP 401)."""
+
+    type_name = "unauthorized"
+
+
+class ForbiddenError(SegmintError, PermissionError):
+    """A service request's API key may not do this, e.g. an ingest key reading (HTTP 403)."""
+
+    type_name = "forbidden"
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ import contextlib
 import datetime as dt
 import functools
 import hashlib
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlglot as sg
 
-from segmint import storage
+from segmint import erasure, storage
 from segmint.config import Config
 from segmint.errors import ImportProblem, ImportValidationError, ValidationError
 from segmint.identity import junk_mask, profiles_from_sources, stitch
@@ -52,6 +53,8 @@ from segmint.ingest import KINDS, Prepared, prepare, read_table
 from segmint.schema import CONSENT_CHANNELS, PROFILE_FIELDS, TABLES
 
 __all__ = ["ImportResult", "import_file"]
+
+_log = logging.getLogger("segmint.import")
 
 #: Tables whose ``customer_id`` follows a person when customers merge.
 _CUSTOMER_TABLES = (
@@ -94,6 +97,8 @@ class ImportResult:
     ignored_columns: list[str] = field(default_factory=list)
     shared_identifiers: list[tuple[str, str, int]] = field(default_factory=list)
     junk_identifiers: int = 0
+    #: rows skipped because they carry an identifier of an erased person (erasure_suppressions)
+    suppressed: int = 0
     warnings: list[str] = field(default_factory=list)
     import_id: str | None = None
     sha256: str = ""
@@ -118,6 +123,7 @@ class ImportResult:
             "people created": self.people_created,
             "people merged": self.people_merged,
             "identities added": self.identities_added,
+            "skipped (erased people)": self.suppressed,
             "warnings": len(self.warnings),
             "seconds": round(self.seconds, 2),
         }
@@ -751,6 +757,7 @@ def import_file(
         date_order=date_order,
         junk=functools.partial(junk_mask, junk=config.junk),
     )
+    prep, suppressed = erasure.drop_suppressed(prep, erasure.load_suppressions(con))
     result = ImportResult(
         kind=kind,
         file=raw.file,
@@ -765,7 +772,14 @@ def import_file(
         encoding=raw.encoding,
         delimiter=raw.delimiter,
         sheet=raw.sheet,
+        suppressed=suppressed,
     )
+    if suppressed:
+        result.warnings.append(
+            f"{raw.file}: {suppressed:,} row(s) skipped: they carry an identifier of a person "
+            "who was erased (segmint erase), so they are not stored again."
+        )
+        _log.info("import %s: %d row(s) of erased people skipped", raw.file, suppressed)
     structural = prep_table(prep) if kind in ("orders", "events") else None
     if prep.problems and (
         (kind == "customers" and prep.records is None)

@@ -65,6 +65,7 @@ __all__ = [
     "library_files",
     "load_definitions",
     "members_at",
+    "members_from_flags",
     "preview",
     "remove_tags",
     "resolve_all",
@@ -226,6 +227,17 @@ def current_members(
     if not segments:
         return _no_members()
     wide = compile_flags(segments, tables, as_of, timezone=timezone).to_pyarrow()
+    return members_from_flags(resolved, wide)
+
+
+def members_from_flags(resolved: Resolved, wide: pa.Table) -> pa.Table:
+    """Rows ``(segment, customer_id)`` from the fetched result of
+    :func:`~segmint.rules.compile_flags` (``customer_id`` and one boolean column per slug): in
+    an exclusive set a customer keeps only the segment with the highest priority.
+
+    >>> members_from_flags(Resolved(sets=()), pa.table({"customer_id": ["c1"]})).num_rows
+    0
+    """
     # exclusive sets on the fetched flags: in SQL every lower priority repeats the higher ones
     cols: dict[str, pa.ChunkedArray] = {}
     for st in resolved.sets:
@@ -639,14 +651,32 @@ def explain_customer(
     profile = _rows(tables.profiles, customer_id)
     if not profile:
         raise NotFoundError(f"There is no customer '{customer_id}' in the profiles table.")
+    used = _metric_providers(segment)  # each metric table is computed for everyone first
     rows = Rows(
         profiles=profile,
         events=_rows(tables.events, customer_id),
         orders=_rows(tables.orders, customer_id),
         tags=_rows(tables.tags, customer_id),
-        metrics={k: _rows(t, customer_id) for k, t in tables.metrics.items()},
+        metrics={k: _rows(t, customer_id) for k, t in tables.metrics.items() if k in used},
     )
     return explain(segment, rows, customer_id, as_of, timezone=timezone)
+
+
+def _metric_providers(segment: ResolvedSegment, seen: set[str] | None = None) -> set[str]:
+    """Metric providers (``rfm``, ``abc``, …) ``segment`` reads, through ``in_segment`` too."""
+    from segmint.rules.resolve import RInSegment, RMetric, walk
+
+    seen = set() if seen is None else seen
+    if segment.slug in seen:
+        return set()
+    seen.add(segment.slug)
+    out: set[str] = set()
+    for node in walk(segment.where):
+        if isinstance(node, RMetric):
+            out.add(node.provider)
+        elif isinstance(node, RInSegment) and node.segment is not None:
+            out |= _metric_providers(node.segment, seen)
+    return out
 
 
 def _rows(table: ir.Table | None, customer_id: str) -> list[dict[str, Any]]:

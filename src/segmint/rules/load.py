@@ -17,7 +17,7 @@ import json
 import re
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -168,13 +168,20 @@ def _fields_by_key(model: type[pydantic.BaseModel]) -> dict[str, pydantic.fields
     return {(f.alias or name): f for name, f in model.model_fields.items()}
 
 
-def _walk(loc: tuple, root: type[pydantic.BaseModel]) -> tuple[list, Any, Any]:
-    """Strip union tags from a pydantic ``loc``; return (pointer parts, parent model, field)."""
+def _walk(
+    loc: tuple, root: type[pydantic.BaseModel], tags: Mapping[str, type] | None = None
+) -> tuple[list, Any, Any]:
+    """Strip union tags from a pydantic ``loc``; return (pointer parts, parent model, field).
+
+    ``tags`` maps further union tags (e.g. a workflow's trigger kinds) to their models."""
     parts: list = []
     model: Any = root
     parent: Any = None
     field: Any = None
     for item in loc:
+        if isinstance(item, str) and tags and item in tags:
+            model = tags[item]
+            continue
         if isinstance(item, str) and item in CONDITION_TAGS:
             model = getattr(spec_module, item)  # the tag of a condition is its model's name
             continue
@@ -219,6 +226,29 @@ _STRIP = re.compile(r"^(Value error|Assertion failed), ")
 def _translate(
     exc: pydantic.ValidationError, data: Any, root: type[pydantic.BaseModel], source: str | None
 ) -> list[DefinitionProblem]:
+    return translate_errors(exc, data, root, source)
+
+
+Explanation = tuple[str, list[str], str | None]
+
+
+def translate_errors(
+    exc: pydantic.ValidationError,
+    data: Any,
+    root: type[pydantic.BaseModel],
+    source: str | None,
+    *,
+    tags: Mapping[str, type] | None = None,
+    explain: Callable[[Mapping], Explanation | None] | None = None,
+    name_of: Callable[[Any, list], str | None] = _segment_name,
+    label: str = "Segment",
+) -> list[DefinitionProblem]:
+    """Pydantic errors → every problem with file, JSON pointer, close names and a hint.
+
+    Used for segment files and, with ``tags`` (more union tags), ``explain`` (messages for
+    error kinds of its own, or None) and ``name_of``/``label`` ("Workflow 'x': …"), for other
+    definition files such as workflows.
+    """
     problems: list[DefinitionProblem] = []
     seen: set[tuple[str, str]] = set()
     errors = exc.errors()
@@ -228,13 +258,14 @@ def _translate(
             len(o["loc"]) > len(loc) and o["loc"][: len(loc)] == loc for o in errors
         ):
             continue  # a list emptied by the errors of its items: those errors say it all
-        parts, parent, _ = _walk(err["loc"], root)
+        parts, parent, _ = _walk(err["loc"], root, tags)
         pointer = json_pointer(parts)
         key = next((p for p in reversed(parts) if isinstance(p, str)), None)
-        message, suggestions, hint = _explain(err, key, parent)
-        seg = _segment_name(data, parts)
-        if seg and not message.startswith("Segment"):
-            message = f"Segment '{seg}': {message}"
+        own = explain(err) if explain is not None else None
+        message, suggestions, hint = own if own is not None else _explain(err, key, parent)
+        name = name_of(data, parts)
+        if name and not message.startswith(label):
+            message = f"{label} '{name}': {message}"
         else:
             message = message[:1].upper() + message[1:]
         if (pointer, message) in seen:

@@ -1,0 +1,693 @@
+"""Real-time segment membership: re-evaluate the customers each commit touched (layer 5).
+
+The writer hands every committed group to :meth:`MembershipEvaluator.on_commit` (a listener:
+it only notes the customer ids and event names, so ingestion never waits). The evaluator's own
+thread takes everything noted since its last round — several writer commits together — and
+evaluates the segment definitions for just those customers: the same compiled ibis predicates
+as ``segmint segments run`` (:func:`segmint.segments.current_members`) over the canonical and
+metric tables filtered to the touched ids (``customer_id IN (ids)`` on every input, so each
+pass reads only their rows). Customers whose profile, identities or tags changed get every
+segment; customers who only sent events get the segments that read events with those names
+(following ``in_segment`` references; an exclusive set is evaluated whole).
+
+The changes are written through the writer (:meth:`Writer.call`, never a second connection) in
+one transaction, exactly as a batch run writes them: open rows of leavers get ``exited_at``,
+entrants get a new row, auto-tags of the segments are applied. The comparison with the open rows
+happens inside that transaction, so the history stays right whatever ran in between; customers
+touched again while a round was being evaluated are left to the next round.
+
+Each round evaluates at its instant rounded **up** to ``realtime.quantum_seconds`` (60 s by
+default; :func:`quantise`), so the compiled query of a set of segments is the same for every
+round within that step: the touched ids are not literals but rows of a small table registered
+under a fixed name (:data:`TOUCHED`) on the evaluator's own cursor, filled anew each round. The
+SQL is compiled once per (definitions and tables, quantised instant, segments evaluated) and a
+round costs filling that table and executing. Changes are still stamped with the real instant.
+
+Conditions that change with time only (windows, anniversaries, did-not-do) are swept: every
+``realtime.sweep_minutes`` (and at start) all customers and segments are evaluated and only the
+differences are written. Metric providers computed from orders over all customers (RFM, ABC,
+occasions) are materialised once per as-of day (orders only change by imports and merges).
+
+Example:
+    >>> from segmint.server.realtime import MembershipEvaluator  # started by ServerState
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import ibis
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from segmint.config import RealtimeSettings
+from segmint.rules import Resolved, ResolvedSet, Tables, compile_flags
+from segmint.rules.resolve import RActivity, RInSegment, RNode, RSequence, walk
+from segmint.schema import TABLES
+from segmint.segments import current_members, definition_files, members_from_flags
+
+__all__ = [
+    "TOUCHED",
+    "Change",
+    "Evaluated",
+    "MembershipEvaluator",
+    "members_of",
+    "quantise",
+    "segments_reading",
+]
+
+log = logging.getLogger("segmint.server")
+
+#: Metric providers computed from orders over all customers: materialised once per day.
+ORDER_METRICS = ("rfm", "abc", "occasions")
+
+#: The customers a micro-batch re-evaluates: an Arrow table registered under this name on the
+#: evaluating thread's cursor (a view of Python memory: nothing is written to the database).
+TOUCHED = "_segmint_rt_touched"
+
+_EPOCH = dt.datetime(1970, 1, 1)
+#: names of views registered on a cursor (not stored tables)
+_VIEWS = ("_segmint_", "ibis_")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One recorded enter or exit."""
+
+    segment: str
+    customer_id: str
+    kind: str  # entered | exited
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """One round (micro-batch or sweep) once its changes are committed."""
+
+    kind: str  # batch | sweep
+    as_of: dt.datetime
+    customers: int
+    segments: int
+    #: writer commits seen by the evaluator up to this round (every one of them is included)
+    upto: int
+    changes: list[Change] = field(default_factory=list)
+    seconds: float = 0.0
+    #: of which waiting for the writer and writing
+    write_seconds: float = 0.0
+    #: the instant the conditions were evaluated at (``as_of`` rounded up to the quantum)
+    evaluated_at: dt.datetime | None = None
+
+
+def _reads_events(node: RNode, names: set[str] | None, seen: set[str]) -> bool:
+    """Whether ``node`` (following segment references) reads events named in ``names``
+    (``None``: any event)."""
+    for n in walk(node):
+        if isinstance(n, RInSegment) and n.segment is not None and n.slug not in seen:
+            seen.add(n.slug)
+            if _reads_events(n.segment.where, names, seen):
+                return True
+        elif isinstance(n, RActivity) and n.table == "events":
+            if names is None or n.names is None or names & set(n.names):
+                return True
+        elif isinstance(n, RSequence):
+            steps = (n.first.names, n.then.names)
+            if names is None or any(s is None or names & set(s) for s in steps):
+                return True
+    return False
+
+
+def segments_reading(resolved: Resolved, names: set[str] | None) -> Resolved:
+    """The part of ``resolved`` that can change when events named ``names`` arrive: segments
+    reading such events, with every segment of an exclusive set that has one.
+
+    >>> segments_reading(Resolved(sets=()), {"Product Viewed"}).sets
+    ()
+    """
+    sets = []
+    for st in resolved.sets:
+        hit = [x for x in st.segments if _reads_events(x.where, names, set())]
+        if not hit:
+            continue
+        sets.append(
+            st if st.exclusive or len(hit) == len(st.segments) else ResolvedSet(st.spec, tuple(hit))
+        )
+    return Resolved(sets=tuple(sets))
+
+
+def _strings(values: Iterable[str]) -> pa.Array:
+    return pa.array(list(values), pa.string())
+
+
+def quantise(at: dt.datetime, seconds: float) -> dt.datetime:
+    """``at`` rounded **up** to the next multiple of ``seconds`` (``0``: unchanged). Events up
+    to ``at`` are all at or before the result, so rounding up never misses one; window edges
+    move by less than ``seconds``.
+
+    >>> quantise(dt.datetime(2026, 6, 1, 12, 0, 1), 60)
+    datetime.datetime(2026, 6, 1, 12, 1)
+    >>> quantise(dt.datetime(2026, 6, 1, 12, 0), 60)
+    datetime.datetime(2026, 6, 1, 12, 0)
+    """
+    if seconds <= 0:
+        return at
+    step = dt.timedelta(seconds=seconds)
+    rest = (at - _EPOCH) % step
+    return at + (step - rest) if rest else at
+
+
+def _only(tables: Tables, ids: ibis.Table) -> Tables:
+    """``tables`` with every input (canonical and metric) filtered to ``customer_id IN ids``."""
+
+    def keep(t: ibis.Table) -> ibis.Table:
+        return t.filter(t.customer_id.isin(ids.customer_id))
+
+    return Tables(
+        profiles=keep(tables.profiles),
+        events=keep(tables.events),
+        orders=keep(tables.orders),
+        tags=keep(tables.tags),
+        metrics={k: keep(v) for k, v in tables.metrics.items()},
+    )
+
+
+def _shape(resolved: Resolved) -> tuple[str, ...]:
+    """What a compiled query of ``resolved`` depends on besides tables and instant: the slugs
+    of its segments (all, or those an event-only batch can change)."""
+    return tuple(x.slug for x in resolved)
+
+
+def _fetch(raw, sql: str) -> pa.Table:
+    """The whole result of ``sql`` now (a DuckDB result stream ends at the next query)."""
+    out = raw.execute(sql).arrow()
+    return out.read_all() if hasattr(out, "read_all") else out
+
+
+def members_of(
+    resolved: Resolved, tables: Tables, ids: list[str], at: dt.datetime, timezone: str
+) -> pa.Table:
+    """:func:`~segmint.segments.current_members` of just ``ids``: every input table (canonical
+    and metric) is filtered to ``customer_id IN ids`` before the segments' passes read it.
+
+    Built and compiled anew on every call (the ids are a literal table); the evaluator's rounds
+    use :meth:`MembershipEvaluator.members` instead, which reuses the compiled query."""
+    only = ibis.memtable(pa.table({"customer_id": _strings(ids)}))
+    return current_members(resolved, _only(tables, only), at, timezone=timezone)
+
+
+class MembershipEvaluator:
+    """Keeps ``segment_membership`` current while the service runs (see the module docs).
+
+    Args:
+        state: the :class:`~segmint.server.state.ServerState` (writer, readers, clock).
+        settings: ``realtime:`` of segmint.yaml.
+    """
+
+    def __init__(self, state, settings: RealtimeSettings | None = None) -> None:
+        self.state = state
+        self.settings = settings or state.workspace.config.realtime
+        self._cond = threading.Condition()
+        self._full: set[str] = set()
+        self._event_ids: set[str] = set()
+        self._names: set[str] = set()
+        self._any_name = False
+        self._seen = 0  # commits noted
+        self._sweep_requested = False
+        self._busy = False
+        self._sweeping = False
+        #: customers micro-batches took while a sweep runs (its stale answer must skip them)
+        self._sweep_claimed: set[str] | None = None
+        self._stop = False
+        self._threads: list[threading.Thread] = []
+        #: the definitions and tables are shared by the two threads
+        self._inputs_lock = threading.Lock()
+        self._listeners: list[Callable[[Evaluated], None]] = []
+        self._next_sweep = 0.0
+        self._defs_key: tuple | None = None
+        self._resolved: Resolved | None = None
+        #: thread id → (key, tables bound to that thread's cursor)
+        self._tables: dict[int, tuple[tuple, Tables]] = {}
+        #: thread id → (tables key, quantised instant) and the queries compiled for it, by the
+        #: segments they evaluate: (SQL, the ibis expression keeping its memtables registered)
+        self._queries: dict[int, tuple[tuple, dict[tuple, tuple[str, ibis.Table]]]] = {}
+        #: queries compiled so far (a round that reuses one compiles nothing)
+        self.compiled = 0
+        self._merges = 0
+        self.rounds = 0
+        self.errors = 0
+
+    # -- life ------------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._threads:
+            return
+        self._stop = False
+        # an empty workspace has nobody to sweep (the first commits bring people in)
+        self._sweep_requested = self.settings.sweep_on_start and not self._empty()
+        self._next_sweep = self._sweep_due_from(time.monotonic())
+        for target, name in (
+            (self._run, "segmint-realtime"),
+            (self._sweeps, "segmint-sweep"),
+        ):
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """Finish the rounds under way (their writes go through the writer), then stop."""
+        if not self._threads:
+            return
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        for t in self._threads:
+            t.join(timeout)
+        self._threads = []
+
+    def add_listener(self, fn: Callable[[Evaluated], None]) -> None:
+        """Call ``fn(Evaluated)`` after every round is committed (on the evaluator thread;
+        errors are logged, never raised)."""
+        self._listeners.append(fn)
+
+    # -- input -----------------------------------------------------------------------------------
+    def on_commit(self, done) -> None:
+        """Writer listener: note the customers and event names of a committed group."""
+        applied = done.applied
+        full = {c for c in applied.touched if isinstance(c, str)}
+        for absorbed, survivor in applied.merges:
+            full.update(c for c in (absorbed, survivor) if isinstance(c, str))
+        ids: list[str] = []
+        names: set[str] = set()
+        events = applied.events
+        if events is not None and events.num_rows:
+            known = events.filter(pc.is_valid(events.column("customer_id")))
+            ids = known.column("customer_id").to_pylist()
+            names = {n for n in pc.unique(known.column("event")).to_pylist() if n is not None}
+        with self._cond:
+            self._seen += 1
+            if applied.merges:
+                self._merges += 1
+            self._full |= full
+            if ids:
+                self._event_ids.update(ids)
+                self._names |= names
+            self._cond.notify_all()
+
+    def touch(self, customer_ids: Iterable[str]) -> None:
+        """Re-evaluate every segment for these customers soon (e.g. a workflow tagged them)."""
+        with self._cond:
+            self._full.update(customer_ids)
+            self._cond.notify_all()
+
+    def sweep_now(self) -> None:
+        """Ask for a sweep in the next round (all customers, all segments)."""
+        with self._cond:
+            self._sweep_requested = True
+            self._cond.notify_all()
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until every writer commit so far is noted and evaluated (tests, benchmarks)."""
+        end = time.monotonic() + timeout
+        with self._cond:
+            while (
+                self._busy
+                or self._sweeping
+                or self._has_work()
+                or self._seen < self.state.writer.commits
+            ):
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.05))
+        return True
+
+    @property
+    def commits_seen(self) -> int:
+        return self._seen
+
+    def _empty(self) -> bool:
+        raw = self.state.reader().con.con
+        found = raw.execute(
+            "SELECT (SELECT count(*) FROM (SELECT 1 FROM profiles LIMIT 1)) + "
+            "(SELECT count(*) FROM (SELECT 1 FROM segment_membership LIMIT 1))"
+        ).fetchone()
+        return not found[0]
+
+    # -- the threads -----------------------------------------------------------------------------
+    def _has_work(self) -> bool:
+        return bool(self._full or self._event_ids or self._sweep_requested)
+
+    def _sweep_due_from(self, now: float) -> float:
+        minutes = self.settings.sweep_minutes
+        return now + minutes * 60 if minutes > 0 else float("inf")
+
+    def _run(self) -> None:
+        """Micro-batches: everything noted since the previous round."""
+        while True:
+            with self._cond:
+                while not self._stop and not (self._full or self._event_ids):
+                    self._cond.wait(1.0)
+                if self._stop:
+                    break
+            if self.settings.batch_seconds:
+                time.sleep(self.settings.batch_seconds)  # gather more commits
+            with self._cond:
+                full, self._full = self._full, set()
+                event_ids, self._event_ids = self._event_ids - full, set()
+                names, self._names = self._names, set()
+                if len(full) + len(event_ids) > self.settings.max_batch_customers:
+                    full, event_ids = self._split(full, event_ids)
+                if self._sweep_claimed is not None:  # a sweep that read earlier must skip them
+                    self._sweep_claimed |= full | event_ids
+                upto = self._seen
+                self._busy = True
+            try:
+                self._round("batch", full, event_ids, names, upto)
+            except Exception:
+                self.errors += 1
+                log.exception(
+                    "real-time membership: a round failed; its customers wait for the next sweep"
+                )
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _sweeps(self) -> None:
+        """The time sweep, on a thread of its own so micro-batches go on while it runs."""
+        while True:
+            with self._cond:
+                while not self._stop and not self._sweep_requested:
+                    wait = self._next_sweep - time.monotonic()
+                    if wait <= 0:
+                        self._sweep_requested = True
+                        break
+                    self._cond.wait(min(wait, 1.0))
+                if self._stop:
+                    break
+                self._sweep_requested = False
+                self._sweep_claimed = set()
+                upto = self._seen
+                self._sweeping = True
+            try:
+                self._next_sweep = self._sweep_due_from(time.monotonic())
+                self._round("sweep", None, None, set(), upto)
+            except Exception:
+                self.errors += 1
+                log.exception("real-time membership: the sweep failed; the next one retries")
+            finally:
+                with self._cond:
+                    self._sweeping = False
+                    self._sweep_claimed = None
+                    self._cond.notify_all()
+
+    def _split(self, full: set[str], event_ids: set[str]) -> tuple[set[str], set[str]]:
+        """Keep at most ``max_batch_customers`` for this round; put the rest back."""
+        limit = self.settings.max_batch_customers
+        f = sorted(full)
+        e = sorted(event_ids)
+        take_f, rest_f = set(f[:limit]), set(f[limit:])
+        room = max(limit - len(take_f), 0)
+        take_e, rest_e = set(e[:room]), set(e[room:])
+        self._full |= rest_f
+        self._event_ids |= rest_e
+        return take_f, take_e
+
+    # -- one round -------------------------------------------------------------------------------
+    def _definitions(self, reader, at: dt.datetime) -> tuple[Resolved, Tables, tuple]:
+        """The resolved definitions (again only when a file changed), the tables at ``at``
+        (built again only when the as-of day, a merge or the stored tables change) and the key
+        of both (compiled queries are reused while it stays)."""
+        files = definition_files(reader.path)
+        key = tuple((str(p), p.stat().st_mtime_ns) for p in files if p.exists())
+        if key != self._defs_key or self._resolved is None:  # resolving costs more than a round
+            self._resolved, self._defs_key = reader.segment_definitions(), key
+        day = (at - dt.timedelta(microseconds=1)).date()
+        # tables are bound to the calling thread's cursor: one cache per thread
+        tables_key = (
+            threading.get_ident(),
+            day,
+            self._merges,
+            # stored tables only: views of this cursor (ids, in-memory inputs) come and go
+            tuple(sorted(t for t in reader.con.list_tables() if not t.startswith(_VIEWS))),
+        )
+        cached = self._tables.get(tables_key[0])
+        if cached is None or cached[0] != tables_key:
+            tables = reader.segment_tables(at)
+            # orders change only by imports and merges: compute these once per day
+            fixed = {
+                name: ibis.memtable(expr.to_pyarrow())
+                for name, expr in tables.metrics.items()
+                if name in ORDER_METRICS
+            }
+            cached = (
+                tables_key,
+                Tables(
+                    profiles=tables.profiles,
+                    events=tables.events,
+                    orders=tables.orders,
+                    tags=tables.tags,
+                    metrics={**tables.metrics, **fixed},
+                ),
+            )
+            self._tables[tables_key[0]] = cached
+        return self._resolved, cached[1], (self._defs_key, cached[0])
+
+    # -- members of the touched customers, through a reused query --------------------------------
+    def members(
+        self, ids: list[str], names: set[str] | None = None, at: dt.datetime | None = None
+    ) -> pa.Table:
+        """Members ``(segment, customer_id)`` of ``ids`` at ``at`` (default: now) rounded up to
+        the quantum, as a micro-batch evaluates them: the segments an event-only batch of
+        ``names`` can change (``None``: every segment), through the query compiled for that
+        instant (compiled here first if need be). On the calling thread's cursor.
+
+        Example: ``app.state.segmint.realtime.members(["c1", "c2"])``
+        """
+        as_of = quantise(self.state.now() if at is None else at, self.settings.quantum_seconds)
+        reader = self.state.reader()
+        with self._inputs_lock:
+            resolved, tables, key = self._definitions(reader, as_of)
+        if names is not None:
+            resolved = segments_reading(resolved, names)
+        return self._members(reader, key, resolved, tables, sorted(ids), as_of)
+
+    def _members(
+        self, reader, key: tuple, resolved: Resolved, tables: Tables, ids: list[str], as_of
+    ) -> pa.Table:
+        """:func:`members_of` with the ids in :data:`TOUCHED` and the compiled SQL kept per
+        (``key``, ``as_of``, segments evaluated) for the calling thread."""
+        if not len(resolved):
+            return members_from_flags(resolved, pa.table({"customer_id": _strings([])}))
+        raw = reader.con.con
+        # a view of this Arrow table on this thread's cursor: no write, so the writer stays alone
+        raw.register(TOUCHED, pa.table({"customer_id": _strings(ids)}))
+        me = threading.get_ident()
+        generation = (key, as_of)
+        held = self._queries.get(me)
+        if held is None or held[0] != generation:  # a new instant or new inputs
+            held = (generation, {})
+            self._queries[me] = held
+        shape = _shape(resolved)
+        query = held[1].get(shape)
+        if query is None:
+            con = reader.con
+            only = _only(tables, con.table(TOUCHED))
+            expr = compile_flags(list(resolved), only, as_of, timezone=reader.config.timezone)
+            # register the inputs held in memory (order metrics) on this cursor, as ibis would
+            # before executing; the expression is kept so they stay registered
+            con._run_pre_execute_hooks(expr)
+            query = (con.compile(expr), expr)
+            held[1][shape] = query
+            self.compiled += 1
+        return members_from_flags(resolved, _fetch(raw, query[0]))
+
+    def _round(
+        self,
+        kind: str,
+        full: set[str] | None,
+        event_ids: set[str] | None,
+        names: set[str],
+        upto: int,
+    ) -> None:
+        started = time.perf_counter()
+        at = self.state.now()  # the changes' stamp
+        as_of = quantise(at, self.settings.quantum_seconds)  # the conditions' instant
+        reader = self.state.reader()
+        with self._inputs_lock:
+            resolved, tables, key = self._definitions(reader, as_of)
+        tz = reader.config.timezone
+        #: (customers or None for all, segments, members now, event names or None: every segment)
+        parts: list[tuple[list[str] | None, Resolved, pa.Table, set[str] | None]] = []
+        if kind == "sweep":
+            whole = current_members(resolved, tables, as_of, timezone=tz)
+            parts.append((None, resolved, whole, None))
+        else:
+            if full:
+                ids = sorted(full)
+                found = self._members(reader, key, resolved, tables, ids, as_of)
+                parts.append((ids, resolved, found, None))
+            if event_ids:
+                sub = segments_reading(resolved, names or None)
+                if len(sub):
+                    ids = sorted(event_ids)
+                    found = self._members(reader, key, sub, tables, ids, as_of)
+                    parts.append((ids, sub, found, names))
+        if not parts:
+            took = time.perf_counter() - started
+            self._announce(Evaluated(kind, at, 0, 0, upto, [], took, evaluated_at=as_of))
+            return
+        evaluated = time.perf_counter()
+        fut = self.state.writer.call(
+            lambda ws: [c for p in parts for c in self._record(ws, *p, at)],
+            identities=False,
+        )
+        changes = fut.result()
+        n = len(full or ()) + len(event_ids or ()) if kind == "batch" else -1
+        segs = max(len(p[1]) for p in parts)
+        self.rounds += 1
+        end = time.perf_counter()
+        took, wrote = end - started, end - evaluated
+        self._announce(Evaluated(kind, at, n, segs, upto, changes, took, wrote, evaluated_at=as_of))
+
+    def _pending(self, ids: list[str] | None, names: set[str] | None) -> set[str]:
+        """Customers noted since this round began (of ``ids``; all when ``None``): skipped now,
+        and re-evaluated by the next round with the segments of this part (all of them when
+        ``names`` is ``None``, else those reading events called ``names``)."""
+        with self._cond:
+            later = self._full | self._event_ids
+            if ids is not None:
+                later &= set(ids)
+            elif self._sweep_claimed:
+                later |= self._sweep_claimed  # re-evaluated later than the sweep read
+            if later and names is None:
+                self._full |= later
+                self._event_ids -= later
+            elif later:
+                self._names |= names
+            return later
+
+    def _record(
+        self,
+        ws,
+        ids: list[str] | None,
+        resolved: Resolved,
+        members: pa.Table,
+        names: set[str] | None,
+        at: dt.datetime,
+    ) -> list[Change]:
+        """On the writer thread, in its transaction: close the open rows of leavers, open rows
+        for entrants, apply auto-tags. Customers noted again since the round began are skipped
+        (the next round has them)."""
+        raw = ws.con.con
+        later = self._pending(ids, names)
+        if ids is not None:
+            ids = [c for c in ids if c not in later]
+            if not ids:
+                return []
+        if later:
+            mask = pc.invert(pc.is_in(members.column("customer_id"), pa.array(sorted(later))))
+            members = members.filter(mask)
+        slugs = [x.slug for x in resolved]
+        names = ("_segmint_rt_now", "_segmint_rt_slugs", "_segmint_rt_ids", "_segmint_rt_later")
+        raw.register(names[0], members.select(["segment", "customer_id"]))
+        raw.register(names[1], pa.table({"segment": _strings(slugs)}))
+        raw.register(names[2], pa.table({"customer_id": _strings(ids or [])}))
+        raw.register(names[3], pa.table({"customer_id": _strings(sorted(later))}))
+        open_rows = (
+            "SELECT DISTINCT segment, customer_id FROM segment_membership "
+            "WHERE exited_at IS NULL AND segment IN (SELECT segment FROM _segmint_rt_slugs) "
+            + (
+                "AND customer_id IN (SELECT customer_id FROM _segmint_rt_ids) "
+                if ids is not None
+                else "AND customer_id NOT IN (SELECT customer_id FROM _segmint_rt_later) "
+            )
+        )
+        try:
+            leaving = _fetch(
+                raw,
+                f"SELECT o.segment, o.customer_id FROM ({open_rows}) o "
+                "ANTI JOIN _segmint_rt_now n ON n.segment = o.segment "
+                "AND n.customer_id = o.customer_id",
+            )
+            # only people who still have a profile (not erased or merged away meanwhile)
+            entering = _fetch(
+                raw,
+                "SELECT DISTINCT n.segment, n.customer_id FROM _segmint_rt_now n "
+                "SEMI JOIN profiles p ON p.customer_id = n.customer_id "
+                f"ANTI JOIN ({open_rows}) o ON n.segment = o.segment "
+                "AND n.customer_id = o.customer_id",
+            )
+            if leaving.num_rows:
+                raw.register("_segmint_rt_leaving", leaving)
+                raw.execute(
+                    "UPDATE segment_membership AS h SET exited_at = ? "
+                    "FROM _segmint_rt_leaving AS l WHERE h.segment = l.segment "
+                    "AND h.customer_id = l.customer_id AND h.exited_at IS NULL",
+                    [at],
+                )
+                raw.unregister("_segmint_rt_leaving")
+            if entering.num_rows:
+                rows = pa.table(
+                    {
+                        "segment": entering.column("segment"),
+                        "customer_id": entering.column("customer_id"),
+                        "entered_at": pa.array([at] * entering.num_rows, pa.timestamp("us")),
+                        "exited_at": pa.nulls(entering.num_rows, pa.timestamp("us")),
+                    }
+                ).cast(TABLES["segment_membership"].to_pyarrow())
+                raw.register("_segmint_rt_entering", rows)
+                raw.execute("INSERT INTO segment_membership SELECT * FROM _segmint_rt_entering")
+                raw.unregister("_segmint_rt_entering")
+            self._auto_tags(raw, resolved, at)
+        finally:
+            for name in names:
+                raw.unregister(name)
+        out = [
+            Change(s, c, "exited", at)
+            for s, c in zip(
+                leaving.column("segment").to_pylist(),
+                leaving.column("customer_id").to_pylist(),
+                strict=True,
+            )
+        ]
+        out += [
+            Change(s, c, "entered", at)
+            for s, c in zip(
+                entering.column("segment").to_pylist(),
+                entering.column("customer_id").to_pylist(),
+                strict=True,
+            )
+        ]
+        return out
+
+    @staticmethod
+    def _auto_tags(raw, resolved: Resolved, at: dt.datetime) -> None:
+        """``tags_remove`` then ``tags_add`` of each segment for its members in this round, in
+        definition order (as :func:`segmint.segments.run` does)."""
+        for seg in resolved:
+            spec = seg.spec
+            for tag in spec.tags_remove:
+                raw.execute(
+                    "DELETE FROM tags WHERE tag = ? AND customer_id IN "
+                    "(SELECT customer_id FROM _segmint_rt_now WHERE segment = ?)",
+                    [tag, seg.slug],
+                )
+            for tag in spec.tags_add:
+                raw.execute(
+                    "INSERT INTO tags (customer_id, tag, source, added_at) "
+                    "SELECT DISTINCT n.customer_id, ?, ?, ? FROM _segmint_rt_now n "
+                    "WHERE n.segment = ? AND n.customer_id NOT IN "
+                    "(SELECT customer_id FROM tags WHERE tag = ?)",
+                    [tag, f"segment:{seg.slug}", at, seg.slug, tag],
+                )
+
+    def _announce(self, done: Evaluated) -> None:
+        for fn in self._listeners:
+            try:
+                fn(done)
+            except Exception:
+                log.exception("a real-time membership listener failed")
