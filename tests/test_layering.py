@@ -19,18 +19,25 @@ LAYERS = {
     "identity": 2,
     "features": 2,
     "rules": 2,
-    "demo": 2,
+    "demo": 2.1,  # the demo plants its groups on reference data of features/ (holidays)
     "datasets": 2,
     "models": 3,
     "activation": 3,
     # layer 4 is ordered inside: storage < importer, report < workspace (the facade on top)
     "storage": 4.0,
+    "erasure": 4.05,  # erasure, suppressions, audit log (issue 5)
     "importer": 4.1,
     "report": 4.1,
     "segments": 4.1,
     "predict": 4.1,
+    "audiences": 4.1,  # audience exports with their log (issue 3)
+    "keys": 4.1,  # API keys of the service (issue 5)
+    "users": 4.1,  # users of the web app (issue 6)
+    "campaigns": 4.1,  # broadcasts: create, preview, send/export, KPIs (issue 6)
+    "workflows": 4.1,  # workflow runs, dead letters, tags and lists of actions (issue 5)
+    "segments_check": 4.15,  # segments check: gathers inputs, runs the diagnostics
     "workspace": 4.2,
-    "cli": 5,
+    "cli": 5.1,  # above the server: `segmint serve` starts it (issue 5)
     "server": 5,
 }
 
@@ -39,6 +46,13 @@ LAYERS = {
 EXECUTORS = {
     *("workspace", "storage", "importer", "report", "segments", "predict"),
     *("cli", "server", "models"),
+    "segments_check",  # segments check (issue 3, "Diagnostics")
+    "audiences",  # audience exports with their log (issue 3)
+    "keys",  # API keys of the service (issue 5)
+    "users",  # users of the web app (issue 6)
+    "campaigns",  # broadcasts: create, preview, send/export, KPIs (issue 6)
+    "erasure",  # erasure, suppressions, audit log (issue 5)
+    "workflows",  # workflow runs, dead letters, tags and lists of actions (issue 5)
 }
 
 

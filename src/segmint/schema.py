@@ -173,6 +173,162 @@ TABLES: dict[str, Schema] = {
             "imported_at": _TS,
         }
     ),
+    # One row per audience export that was written (segmint audience export; issue 3).
+    # segments / excluded: JSON arrays of slugs; dropped: JSON object reason → count.
+    "audience_exports": ibis.schema(
+        {
+            "export_id": dt.string,
+            "segments": dt.string,
+            "excluded": dt.string,
+            "channel": dt.string,
+            "format": dt.string,
+            "path": dt.string,
+            "sha256": dt.string,
+            "rows": dt.int64,
+            "dropped": dt.string,
+            "as_of": _TS,
+            "exported_by": dt.string,
+            "exported_at": _TS,
+        }
+    ),
+    # Who was in each export (so that erasing a person can also remove them from export logs).
+    "audience_export_recipients": ibis.schema({"export_id": dt.string, "customer_id": dt.string}),
+    # API keys of the service (segmint serve; issue 5): only a sha256 of each token is stored.
+    "api_keys": ibis.schema(
+        {
+            "key_id": dt.string,
+            "name": dt.string,
+            "scope": dt.string,  # ingest | admin
+            "hash": dt.string,
+            "created_at": _TS,
+            "revoked_at": _TS,
+            "last_used_at": _TS,
+        }
+    ),
+    # Campaigns (broadcasts; issue 6, docs/campaigns.md). segments / excluded: JSON arrays of
+    # slugs; variants: JSON list of {name, share, templates {language: text}}; settings: JSON
+    # (holdout, fallbacks, frequency_cap, offer_codes, seed); dropped: JSON reason → count.
+    "campaigns": ibis.schema(
+        {
+            "campaign_id": dt.string,
+            "name": dt.string,
+            "channel": dt.string,
+            "segments": dt.string,
+            "excluded": dt.string,
+            "variants": dt.string,
+            "settings": dt.string,
+            "created_at": _TS,
+            "created_by": dt.string,
+            "sent_at": _TS,
+            "delivery": dt.string,  # export | webhook
+            "export_path": dt.string,
+            "dropped": dt.string,
+            "cost": dt.float64,
+            "currency": dt.string,
+            "attribution_days": dt.int64,
+        }
+    ),
+    # One row per person a campaign reached or held out: variant ('holdout' included), the
+    # segment that brought them in, their offer code, the messageId of their Message Sent event
+    # and the channel's own id once known; status exported | sent | failed | holdout.
+    "campaign_recipients": ibis.schema(
+        {
+            "campaign_id": dt.string,
+            "customer_id": dt.string,
+            "variant": dt.string,
+            "segment": dt.string,
+            "language": dt.string,
+            "offer_code": dt.string,
+            "message_id": dt.string,
+            "provider_message_id": dt.string,
+            "rendered_at": _TS,
+            "status": dt.string,
+            "error": dt.string,
+        }
+    ),
+    # Users of the web app (issue 6, docs/web.md): scrypt hash with its salt and parameters,
+    # the language they chose, disabled users cannot log in.
+    "users": ibis.schema(
+        {
+            "username": dt.string,
+            "password_hash": dt.string,
+            "language": dt.string,
+            "created_at": _TS,
+            "disabled": dt.boolean,
+        }
+    ),
+    # Audience lists kept by workflows (add to / remove from list actions; docs/workflows.md).
+    "audience_lists": ibis.schema(
+        {"list": dt.string, "customer_id": dt.string, "added_at": _TS, "added_by": dt.string}
+    ),
+    # One row per workflow run (docs/workflows.md): trigger, customer, outcome, actions done.
+    "workflow_runs": ibis.schema(
+        {
+            "run_id": dt.string,
+            "workflow": dt.string,
+            "trigger": dt.string,  # segment_entered:<slug> | event:<name> | schedule | date
+            "customer_id": dt.string,
+            "started_at": _TS,
+            "finished_at": _TS,
+            "status": dt.string,  # done | skipped | failed | webhook_pending
+            "actions": dt.string,  # JSON list of {action, ok, detail}
+            "error": dt.string,
+        }
+    ),
+    # Workflow webhooks that failed every try: visible and replayable (segmint workflows …).
+    "webhook_dead_letters": ibis.schema(
+        {
+            "letter_id": dt.string,
+            "run_id": dt.string,
+            "workflow": dt.string,
+            "customer_id": dt.string,  # whom the body is about (erasure finds it here)
+            "url": dt.string,
+            "body": dt.string,  # the JSON body as sent (signed anew on replay)
+            "tries": dt.int64,
+            "last_status": dt.int64,
+            "last_error": dt.string,
+            "parked_at": _TS,
+            "replayed_at": _TS,
+            "replay_status": dt.string,  # delivered | failed
+        }
+    ),
+    # -- erasure, audit and model runs of the service (issue 5, docs/server.md) -----------------
+    # One row per normalised identifier of an erased person: sha256 of "<kind>:<value>" (kind
+    # 'phone' also for WhatsApp ids); imports, identify and webhooks skip matching records.
+    "erasure_suppressions": ibis.schema(
+        {
+            "hash": dt.string,
+            "id_kind": dt.string,
+            "erasure_id": dt.string,
+            "suppressed_at": _TS,
+        }
+    ),
+    # Who did what and when; never personal data of the subject (erasures name a random id).
+    "audit_log": ibis.schema(
+        {
+            "audit_id": dt.string,
+            "at": _TS,
+            "actor": dt.string,
+            "action": dt.string,  # erase | consent | …
+            "subject": dt.string,
+            "details": dt.string,  # JSON object
+        }
+    ),
+    # Model runs started through the admin API (rfm, clv, personas): status and timing.
+    "model_runs": ibis.schema(
+        {
+            "run_id": dt.string,
+            "model": dt.string,
+            "status": dt.string,  # queued | running | succeeded | failed
+            "params": dt.string,  # JSON object
+            "requested_by": dt.string,
+            "created_at": _TS,
+            "started_at": _TS,
+            "finished_at": _TS,
+            "rows": dt.int64,
+            "error": dt.string,
+        }
+    ),
 }
 
 

@@ -270,13 +270,14 @@ class Workspace:
         )
 
     def personas(self, as_of: Any = None, *, save: bool = False, **params: Any):
-        """Cluster customers and describe each cluster (a ``ClusterResult``: ``.model``,
-        ``.personas``, ``.table()``). ``params`` go to ``ClusterSegmenter`` (e.g.
+        """Cluster the customers with an order and describe each cluster (a ``ClusterResult``:
+        ``.model``, ``.personas``, ``.table()``); people without an order share one fixed card,
+        "Not yet customers" (cluster -1). ``params`` go to ``ClusterSegmenter`` (e.g.
         ``min_clusters=3, max_clusters=5, random_state=0``); ``save=True`` stores table
-        ``clusters`` (customer_id, cluster, persona, persona_zh_hant) for use in segment
-        definitions, and table ``personas`` (one row per cluster: the cards and each cluster's
-        discriminant explanation, see :func:`~segmint.models.persona.persona_records`) for the
-        report.
+        ``clusters`` (customer_id, cluster, persona, persona_zh_hant; every profile) for use in
+        segment definitions, and table ``personas`` (one row per card: the cards and each
+        cluster's discriminant explanation, see
+        :func:`~segmint.models.persona.persona_records`) for the report.
         """
         from segmint.models.persona import cluster_customers, persona_records
 
@@ -414,7 +415,8 @@ class Workspace:
     def _segment_tables(self, at):
         """Canonical tables plus the metric providers ``rfm`` and ``abc`` as of ``at``, and the
         stored model outputs ``clv`` (:meth:`clv`) and ``clusters`` (:meth:`clusters`) once they
-        exist (with their own as-of day)."""
+        exist (with their own as-of day); ``occasions`` and ``places`` come from
+        :meth:`_reference_metrics`."""
         from datetime import timedelta
 
         from segmint import segments
@@ -423,11 +425,404 @@ class Workspace:
             at = self._segment_as_of(None)
         day = (at - timedelta(microseconds=1)).date()
         metrics = {"rfm": self.rfm(as_of=day), "abc": self.abc(as_of=day)}
+        metrics.update(self._reference_metrics(day))
         stored = self.con.list_tables()
         for name in ("clv", "clusters"):
             if name in stored:
                 metrics[name] = self.table(name)
         return segments.tables_of(self.con, metrics)
+
+    # -- audiences and exports (segmint.activation.audience, segmint.audiences; issue 3) --------
+    def audience(self, segment, channel: str, *, exclude=(), as_of: Any = None) -> ibis.Table:
+        """Members of ``segment`` (a slug or several) minus ``exclude`` whom ``channel``
+        (whatsapp, email, sms) may reach now: current consent and a valid phone / e-mail.
+
+        An ibis table (customer_id, name, first_name, phone or email, language, country,
+        rfm_segment); nothing is written. Example: ``ws.audience("rfm_champions", "whatsapp")``
+        """
+        return self._audience(segment, channel, exclude, as_of).table
+
+    def audience_export(
+        self,
+        segment,
+        channel: str,
+        *,
+        exclude=(),
+        format: str = "csv",
+        path: str | Path | None = None,
+        as_of: Any = None,
+        by: str | None = None,
+    ):
+        """Write :meth:`audience` as spreadsheet-safe CSV or exact JSON and log the export.
+
+        ``path`` defaults to ``<workspace>/exports/``; ``by`` to the OS user. Returns an
+        ``ExportResult`` (path, rows, dropped per reason, export_id, table, frame); file and
+        log rows are written all or nothing. Example:
+        ``ws.audience_export("rfm_champions", "whatsapp", exclude=["vip"]).dropped``
+        """
+        from segmint import audiences
+        from segmint.activation.audience import check_channel
+        from segmint.activation.writers import check_format
+
+        check_channel(channel)
+        check_format(format)
+        aud = self._audience(segment, channel, exclude, as_of)
+        return audiences.export_audience(
+            self.con, aud, fmt=format, path=path, folder=self.path, by=by
+        )
+
+    def audience_log(self, limit: int | None = 20) -> ibis.Table:
+        """Recent audience exports, newest first (the ``audience_exports`` table)."""
+        from segmint import audiences
+
+        return audiences.recent_exports(self.con, limit)
+
+    def _audience(self, segment, channel: str, exclude, as_of: Any):
+        from segmint import segments
+        from segmint.activation.audience import build_audience, check_channel
+
+        channel = check_channel(channel)
+        at = self._segment_as_of(as_of)
+        tables = self._segment_tables(at)
+        resolved = segments.resolve_all(self._segment_sets(None), tables)
+        return build_audience(
+            resolved, segment, channel, tables, at, exclude=exclude, timezone=self.config.timezone
+        )
+
+    # -- campaigns: broadcasts and their measurement (segmint.campaigns; issue 6) ----------------
+    def campaign_create(self, spec: Any, *, campaign_id: str | None = None, by: str | None = None):
+        """Check and store a broadcast (a ``BroadcastSpec``, its dict or a YAML file; see
+        docs/campaigns.md); nothing is sent. Returns the ``campaigns`` row as a dict.
+        Example: ``ws.campaign_create("spring.yaml")["campaign_id"]``
+        """
+        from segmint import campaigns
+        from segmint.activation.broadcast import load_broadcast, parse_broadcast
+        from segmint.audiences import default_exported_by
+
+        parsed = load_broadcast(spec) if isinstance(spec, str | Path) else parse_broadcast(spec)
+        known = {s.slug for st in self.segment_definitions().sets for s in st.segments}
+        return campaigns.create_campaign(
+            self.con, parsed, known_segments=known, campaign_id=campaign_id,
+            by=(by or "").strip() or default_exported_by(), currency=self.config.currency,
+        )  # fmt: skip
+
+    def campaigns(self) -> ibis.Table:
+        """Every campaign, newest first (the ``campaigns`` table)."""
+        from segmint import campaigns
+
+        return campaigns.list_campaigns(self.con)
+
+    def campaign_preview(
+        self, campaign_id: str, *, customer_ids=None, limit: int = 10, as_of: Any = None
+    ):
+        """Rendered messages for a few recipients (or ``customer_ids``) with variant, language
+        and offer code, plus who is left out and why; writes nothing. Returns ``Prepared``
+        (``.frame()``, ``.failures``, ``.dropped``, ``.counts()``)."""
+        from segmint import campaigns
+
+        _row, spec = campaigns.get_campaign(self.con, campaign_id)
+        audience, members = self._campaign_audience(spec, as_of)
+        return campaigns.preview(
+            self.con, campaign_id, spec, audience, members, customer_ids=customer_ids, limit=limit
+        )
+
+    def campaign_export(
+        self, campaign_id: str, *, format: str = "csv", path: str | Path | None = None,
+        allow_failures: bool = False, as_of: Any = None,
+    ):  # fmt: skip
+        """Render every message and write them as CSV/JSON for the channel's tool (default
+        ``<workspace>/exports/<campaign_id>.csv``); records recipients and Message Sent events.
+        One rendering failure refuses the export unless ``allow_failures``. Returns a
+        ``SendResult``."""
+        return self._campaign_deliver(
+            campaign_id, "export", as_of, allow_failures, fmt=format, path=path
+        )
+
+    def campaign_send(
+        self, campaign_id: str, *, url: str | None = None, secret: str | None = None,
+        allow_failures: bool = False, as_of: Any = None, client: Any = None,
+    ):  # fmt: skip
+        """Render every message and POST them, HMAC-signed, to the webhook (``url`` / ``secret``
+        or ``campaigns.webhook_url`` / ``webhook_secret`` of segmint.yaml); records recipients
+        (sent or failed per batch) and Message Sent events. Returns a ``SendResult``."""
+        from segmint.config import resolve_secret
+
+        cfg = self.config.campaigns
+        secret = secret or (
+            resolve_secret(cfg.webhook_secret, where="campaigns.webhook_secret")
+            if cfg.webhook_secret
+            else None
+        )
+        return self._campaign_deliver(
+            campaign_id, "webhook", as_of, allow_failures, url=url or cfg.webhook_url,
+            secret=secret, client=client,
+        )  # fmt: skip
+
+    def campaign_kpis(self, campaign_id: str):
+        """Recipients, sent, delivered, read, clicked, converted, revenue, ROI per campaign,
+        variant and segment, and lift over the holdout: a ``CampaignKPIs``."""
+        from segmint import campaigns
+
+        return campaigns.kpis(self.con, campaign_id)
+
+    def campaign_ab(self, campaign_id: str, *, kpis=None):
+        """A/B statistics of a sent campaign (z-test, chi-square, Welch, intervals) with
+        verdicts in English and Traditional Chinese: an ``ABReport``. ``kpis`` (from
+        :meth:`campaign_kpis`) saves computing them again."""
+        from segmint import campaigns
+
+        return campaigns.ab_report(self.con, campaign_id, kpis)
+
+    def campaign_map_messages(self, campaign_id: str, mapping) -> int:
+        """Record the channel's message ids (customer_id, provider_message_id) of a campaign,
+        so status events that carry only those ids count in its KPIs."""
+        from segmint import campaigns
+
+        return campaigns.map_messages(self.con, campaign_id, mapping)
+
+    def _campaign_deliver(self, campaign_id, delivery, as_of, allow_failures, **kw):
+        from segmint import campaigns
+
+        _row, spec = campaigns.get_campaign(self.con, campaign_id)
+        audience, members = self._campaign_audience(spec, as_of)
+        prepared = campaigns.prepare(self.con, campaign_id, spec, audience, members)
+        return campaigns.deliver(
+            self.con, prepared, delivery=delivery, folder=self.path,
+            allow_failures=allow_failures, **kw,
+        )  # fmt: skip
+
+    def _campaign_audience(self, spec, as_of: Any):
+        from segmint import segments
+        from segmint.activation.audience import build_audience, segment_members
+
+        at = self._segment_as_of(as_of)
+        tables = self._segment_tables(at)
+        resolved = segments.resolve_all(self._segment_sets(None), tables)
+        tz = self.config.timezone
+        audience = build_audience(
+            resolved, spec.segments, spec.channel, tables, at, exclude=spec.exclude, timezone=tz
+        )
+        members = [
+            (s, segment_members(resolved, [s], tables, at, timezone=tz)) for s in spec.segments
+        ]
+        return audience, members
+
+    # -- API keys of the service (segmint.keys; issue 5) -------------------------------------------
+    def keys_create(self, scope: str, *, name: str | None = None):
+        """Create an API key (``ingest`` or ``admin``); the returned ``.token`` is shown once.
+
+        Example: ``ws.keys_create("ingest", name="website").token``
+        """
+        from segmint import keys
+
+        return keys.create_key(self.con, scope, name=name)
+
+    def keys_list(self) -> list:
+        """Every API key (ids, names, scopes, times; never the tokens)."""
+        from segmint import keys
+
+        return keys.list_keys(self.con)
+
+    def keys_revoke(self, key_id: str):
+        """Revoke an API key by id; requests with it are refused from then on."""
+        from segmint import keys
+
+        return keys.revoke_key(self.con, key_id)
+
+    # -- erasure and audit (segmint.erasure; issue 5, docs/server.md "Erasure") -----------------
+    def erase(self, customer_id: str, *, by: str | None = None):
+        """Remove a person from every table in one transaction, suppress re-creation from their
+        identifiers and write an ``audit_log`` row (who, when, a random erasure id); returns an
+        ``Erasure`` (counts only). ``by`` defaults to the OS user.
+        Example: ``ws.erase("c_000042", by="dpo@shop.hk").erasure_id``
+        """
+        import datetime as dt
+
+        from segmint import erasure
+        from segmint.audiences import default_exported_by
+
+        who = (by or "").strip() or default_exported_by()
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        with storage.transaction(self.con):
+            return erasure.erase(self.con, self.config, customer_id, by=who, now=now)
+
+    def segment_problems(self, spec: Any) -> list:
+        """Every problem of a definition (a ``SegmentSpec`` or its dict) checked against the
+        library and the workspace's own definitions: ``DefinitionProblem``s with JSON pointers,
+        ``[]`` when it is valid. Nothing is saved or evaluated.
+        Example: ``[p.pointer for p in ws.segment_problems({"slug": "x"})]``"""
+        from segmint import segments
+        from segmint.errors import DefinitionError
+        from segmint.rules import parse_specs
+
+        try:
+            parsed = parse_specs(spec).segments[0]
+            _slug, sets = self._with_spec(parsed)
+            segments.resolve_all(sets, self._segment_tables(None))
+        except DefinitionError as exc:
+            return list(exc.problems)
+        return []
+
+    def audit_log(self, limit: int | None = 50) -> ibis.Table:
+        """The audit log (erasures, consent changes through the API), newest first."""
+        t = self.table("audit_log").order_by(ibis.desc("at"))
+        return t.limit(limit) if limit else t
+
+    # -- users of the web app (segmint.users; issue 6, docs/web.md) -------------------------------
+    def users_create(self, username: str, password: str, *, language: str | None = None):
+        """Create a web app user (password ≥ 8 characters, stored as a scrypt hash); the
+        language defaults to the workspace's. Example: ``ws.users_create("mei", "…").username``
+        """
+        from segmint import users
+
+        lang = language or self.config.language
+        return users.create_user(self.con, username, password, language=lang)
+
+    def users_list(self) -> list:
+        """Every web app user (names, languages, times; never the password hashes' inputs)."""
+        from segmint import users
+
+        return users.list_users(self.con)
+
+    def users_passwd(self, username: str, password: str):
+        """Change a user's password (their open web sessions end)."""
+        from segmint import users
+
+        return users.set_password(self.con, username, password)
+
+    def users_disable(self, username: str, disabled: bool = True):
+        """Disable (``disabled=False``: enable again) a user; disabled users cannot log in."""
+        from segmint import users
+
+        return users.set_disabled(self.con, username, disabled)
+
+    # -- segment diagnostics (segmint.segments_check; issue 3, "Diagnostics") --------------------
+    def segments_check(
+        self, defs: Any = None, as_of: Any = None, *, today: Any = None, **thresholds: Any
+    ):
+        """Check segment definitions for the classic mistakes; returns a ``CheckReport``
+        (``.findings``, ``.sizes``, ``.overlap`` Jaccard matrix, ``.coverage``, ``.to_frame()``).
+
+        ``defs`` and ``as_of`` as in :meth:`segments_run`; ``today`` (default: today, UTC) dates
+        the review check; ``thresholds`` override ``segment_checks`` of ``segmint.yaml``.
+        Example: ``ws.segments_check(min_size=100).to_frame()``
+        """
+        import inspect
+        from datetime import UTC, datetime
+
+        from segmint import segments, segments_check
+        from segmint.features.purchases import parse_as_of
+        from segmint.models.diagnostics import thresholds as merge_thresholds
+
+        cfg = merge_thresholds(self.config.segment_checks, **thresholds)
+        day = datetime.now(UTC).date() if today is None else parse_as_of(today)
+        at = self._segment_as_of(as_of)
+        tables = self._segment_tables(at)
+        resolved = segments.resolve_all(self._segment_sets(defs), tables)
+        others = [] if defs is None else [segments.resolve_all(self._segment_sets(None), tables)]
+        model = inspect.signature(self.customer_features).parameters["profile_columns"].default
+        return segments_check.check(
+            self.con,
+            resolved,
+            tables,
+            at,
+            cfg=cfg,
+            today=day,
+            timezone=self.config.timezone,
+            folder=self.path,
+            others=others,
+            model_fields=model,
+        )
+
+    # reference-data metrics (issue 3: holiday buyers, urban/rural; segmint.features) ----------
+    def _reference_metrics(self, day) -> dict:
+        """Metric providers built from reference data as of ``day``: ``occasions`` (orders in
+        the days before each holiday, in the workspace time zone) and ``places`` (urbanity)."""
+        from segmint.features.occasions import occasion_orders
+        from segmint.features.places import place_urbanity
+
+        orders = occasion_orders(self.table("orders"), as_of=day, timezone=self.config.timezone)
+        return {"occasions": orders, "places": place_urbanity(self.table("profiles"))}
+
+    # -- web app pages: builder, broadcast form (issue 6, segmint.server.web; docs/web.md) -------
+    def segment_catalog(self, as_of: Any = None):
+        """What definitions can refer to here: a ``Catalog`` of the tables and metric providers
+        (event names unchecked, as in :meth:`segment_preview`). Nothing runs but the as-of date.
+        Example: ``ws.segment_catalog().metric_names()[:2]``"""
+        return self._segment_tables(self._segment_as_of(as_of)).catalog(event_names=None)
+
+    def segment_save(self, spec: Any, *, replace: bool = False) -> Path:
+        """Check a definition (a ``SegmentSpec`` or its dict) against the library and the
+        workspace's own, then write it as ``<workspace>/segments/<slug>.yaml`` (all or nothing).
+        ``replace=True`` overwrites that file. Example: ``ws.segment_save(spec_dict)``"""
+        from segmint import segments
+        from segmint.rules import parse_specs
+
+        parsed = parse_specs(spec).segments[0]
+        segments.check_new_definition(self.path, parsed, replace=replace)
+        _slug, sets = self._with_spec(parsed)
+        segments.resolve_all(sets, self._segment_tables(None))  # raises with every problem
+        return segments.save_definition(self.path, parsed, replace=replace)
+
+    def campaign_reach(self, spec: Any, *, as_of: Any = None) -> tuple[int, dict[str, int]]:
+        """(recipients, left out per reason) of a broadcast (a ``BroadcastSpec``, its dict or a
+        YAML file) that is not stored yet: consent, contact, exclusions and the frequency cap.
+        Example: ``ws.campaign_reach("spring.yaml")[1]["no_consent"]``"""
+        from segmint import campaigns
+        from segmint.activation.broadcast import load_broadcast, parse_broadcast
+
+        parsed = load_broadcast(spec) if isinstance(spec, str | Path) else parse_broadcast(spec)
+        audience, _members = self._campaign_audience(parsed, as_of)
+        return campaigns.reach(self.con, parsed, audience)
+
+    # -- workflows and real-time membership (segmint.workflows, segmint.server.realtime; issue 5) -
+    def segment_tables(self, as_of: Any):
+        """The tables ``segments_run`` evaluates at instant ``as_of`` (canonical tables and metric
+        providers); the service's real-time evaluator filters them to the customers it
+        re-evaluates. Example: ``ws.segment_tables("2026-06-30").metrics["rfm"]``"""
+        from segmint import segments
+
+        return self._segment_tables(segments.as_of_instant(as_of))
+
+    def workflows(self, paths: Any = None) -> list:
+        """Workflow definitions: ``paths`` (files) or ``<workspace>/workflows/*.yaml``; raises
+        with every problem (file, JSON pointer, did-you-mean). Example: ``ws.workflows()``"""
+        from segmint import workflows
+        from segmint.activation import workflows as wf
+
+        files = wf.workflow_files(self.path) if paths is None else list(paths)
+        found = wf.load_workflows(files) if files else []
+        if found:
+            tables = self._segment_tables(None)
+            resolved = self.segment_definitions()
+            secret = self.config.workflows.webhook_secret
+            workflows.check(found, resolved, tables.catalog(event_names=None), secret=secret)
+        return found
+
+    def workflow_runs(self, workflow: str | None = None, limit: int = 50) -> list[dict]:
+        """The latest workflow runs, newest first (table ``workflow_runs``)."""
+        from segmint import workflows
+
+        return workflows.runs(self.con, workflow=workflow, limit=limit)
+
+    def webhook_dead_letters(self, *, include_replayed: bool = False) -> list[dict]:
+        """Workflow webhooks that failed every try (table ``webhook_dead_letters``)."""
+        from segmint import workflows
+
+        return workflows.dead_letters(self.con, include_replayed=include_replayed)
+
+    def webhook_replay(self, letter_id: str, *, client: Any = None):
+        """Send a dead letter again, signed with ``workflows.webhook_secret``; a ``Delivery``."""
+        from segmint import workflows
+        from segmint.activation.workflows import check_secret
+        from segmint.config import resolve_secret
+
+        cfg = self.config.workflows
+        secret = check_secret(cfg.webhook_secret)
+        secret = resolve_secret(secret, where="workflows.webhook_secret")
+        return workflows.replay(
+            self.con, letter_id, secret, timeout=cfg.webhook_timeout_seconds, client=client
+        )
 
     # -- report (segmint.report) -----------------------------------------------------------------
     def report(
@@ -453,14 +848,21 @@ EXPLAIN_SAMPLE = 20_000
 
 
 def _explain(features: Any, result: Any, *, sample: int = EXPLAIN_SAMPLE, seed: int = 0) -> dict:
-    """cluster → :class:`~segmint.models.explain.Explanation` of membership, on a seeded sample of
-    at most ``sample`` customers (a cluster too small in the sample gets none)."""
+    """cluster → :class:`~segmint.models.explain.Explanation` of membership among the clustered
+    customers (buyers), on a seeded sample of at most ``sample`` of them (a cluster too small in
+    the sample gets none; the rule-defined "not yet customers" card needs none)."""
     import numpy as np
 
     from segmint.errors import ValidationError
     from segmint.models.explain import explain_membership
 
+    # result rows are sorted by customer id: align the features with them
+    features = features.set_index("customer_id").loc[result.customer_ids].reset_index()
     labels = np.asarray(result.labels)
+    if result.clustered is not None:
+        features = features[result.clustered].reset_index(drop=True)
+        features = features.drop(columns=["browse_only"], errors="ignore")
+        labels = labels[result.clustered]
     rows = np.arange(len(features))
     if len(rows) > sample:
         rows = np.sort(np.random.default_rng(seed).choice(rows, size=sample, replace=False))

@@ -22,7 +22,14 @@ from segmint.cli import analysis_cmds  # noqa: F401  isort: skip
 from segmint.cli import report_cmd  # noqa: F401  isort: skip
 from segmint.cli import demo_cmd  # noqa: F401  isort: skip  (segmint demo)
 from segmint.cli import segments_cmds  # noqa: F401  isort: skip  (segmint segments; issue 3)
+from segmint.cli import audience_cmds  # noqa: F401  isort: skip  (segmint audience; issue 3)
 from segmint.cli import clv_cmd  # noqa: F401  isort: skip  (segmint clv; issue 4)
+from segmint.cli import personas_cmd  # noqa: F401  isort: skip  (segmint personas; issue 4)
+from segmint.cli import keys_cmds  # noqa: F401  isort: skip  (segmint keys, serve; issue 5)
+from segmint.cli import campaign_cmds  # noqa: F401  isort: skip  (segmint campaigns; issue 6)
+from segmint.cli import users_cmds  # noqa: F401  isort: skip  (segmint users; issue 6)
+from segmint.cli import erase_cmd  # noqa: F401  isort: skip  (segmint erase; issue 5)
+from segmint.cli import workflows_cmds  # noqa: F401  isort: skip  (segmint workflows; issue 5)
 
 __all__ = ["app", "main"]
 
