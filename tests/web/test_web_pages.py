@@ -7,6 +7,7 @@ import io
 
 from tests.web._web_support import csrf_token
 
+from segmint.server.web.cache import expire_version
 from segmint.server.web.i18n import compile_po, translations
 
 
@@ -31,6 +32,7 @@ def test_overview_charts_and_warnings(client, web_app):
 def test_overview_segment_history(client, web_app):
     assert "No membership history yet" in client.get("/overview/segments").text
     web_app.state.segmint.reader().segments_run()
+    expire_version(web_app.state.segmint_web)
     assert 'id="chart-segment-sizes"' in client.get("/overview/segments").text
 
 
@@ -39,6 +41,8 @@ def test_personas_page_in_both_languages(client, web_app):
     web_app.state.segmint.reader().personas(
         save=True, random_state=0, min_clusters=2, max_clusters=3
     )
+    # the data version is remembered for a second; forget it, the personas were just stored
+    expire_version(web_app.state.segmint_web)
     en = client.get("/personas").text
     assert "Not yet customers" in en
     token = csrf_token(client, "/personas")

@@ -47,6 +47,7 @@ __all__ = [
     "cached",
     "current_version",
     "data_version",
+    "expire_version",
     "version_of",
 ]
 
@@ -105,6 +106,12 @@ def version_of(version: tuple, depends: Iterable[str] | None) -> tuple:
         return version
     wanted = set(depends)
     return tuple(part for part in version if part[0] in wanted)
+
+
+def expire_version(state: Any) -> None:
+    """Forget the remembered data version of a ``WebState``: the next page asks the workspace
+    again (after a write made outside the pages, e.g. a model run from Python)."""
+    state.cache.pop(_VERSION_KEY, None)
 
 
 def current_version(request: Request, ttl: float = 1.0) -> tuple:
