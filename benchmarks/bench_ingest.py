@@ -216,6 +216,17 @@ def main() -> None:
     ap.add_argument("--latency-seconds", type=float, default=15.0)
     ap.add_argument("--threads", type=int, default=None, help="segmint serve --threads")
     ap.add_argument("--dir", type=Path, default=None, help="workspace parent (default: temp)")
+    ap.add_argument(
+        "--no-realtime",
+        action="store_true",
+        help="turn real-time membership off (realtime.enabled: false) to see ingestion alone",
+    )
+    ap.add_argument(
+        "--realtime-batch-seconds",
+        type=float,
+        default=None,
+        help="realtime.batch_seconds of the served workspace (default: the config's default)",
+    )
     args = ap.parse_args()
 
     from segmint.workspace import Workspace
@@ -224,6 +235,11 @@ def main() -> None:
     folder = root / "ws"
     with Workspace.create(folder, exist_ok=True) as ws:
         key = ws.keys_create("ingest", name="bench").token
+        if args.no_realtime:
+            ws.config.realtime.enabled = False
+        if args.realtime_batch_seconds is not None:
+            ws.config.realtime.batch_seconds = args.realtime_batch_seconds
+        ws.config.save(folder / "segmint.yaml")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     load_before = os.getloadavg()
