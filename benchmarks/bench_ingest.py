@@ -8,7 +8,9 @@
    an event counts once its request was answered 200, i.e. committed. A warm-up (people are
    created on their first event) is not counted.
 2. Latency: single ``/v1/track`` requests at ``--rate`` per second (open loop: sends follow the
-   clock, not the answers) for ``--latency-seconds``; p50/p95/p99/max of request → answer.
+   clock, not the answers) for ``--latency-seconds``; p50/p95/p99/max from the scheduled send
+   instant to the answer, over keep-alive connections of a small hand-written HTTP/1.1 client
+   (the generator's own send lag and CPU per request are printed too).
 
 The server runs as ``segmint serve`` in its own process on 127.0.0.1; everything stops by
 itself. At the end the workspace is opened and every acknowledged event is counted. Targets
@@ -98,45 +100,99 @@ async def _throughput(url, key, seconds, senders, batch, users, seed) -> dict:
     }
 
 
-async def _latency(url, key, seconds, rate, users) -> dict:
-    import httpx
+class _Connections:
+    """Keep-alive HTTP/1.1 connections to the server, written by hand for the latency phase.
 
+    httpx costs the generator ~1 ms of CPU per request and more as connections pile up; after
+    a hiccup of the server the generator itself then fell behind and measured its own queue
+    (seconds, while the server sat idle: seen with ``py-spy dump``). Here a request is one
+    write and one read of a ``Content-Length`` body."""
+
+    def __init__(self, url: str, key: str) -> None:
+        import base64
+        from urllib.parse import urlsplit
+
+        u = urlsplit(url)
+        self.host, self.port = u.hostname, u.port
+        token = base64.b64encode(f"{key}:".encode()).decode()
+        self.head = (
+            f"POST {{path}} HTTP/1.1\r\nHost: {u.netloc}\r\nAuthorization: Basic {token}\r\n"
+            "Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+        )
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.opened = 0
+
+    async def post(self, path: str, body: bytes) -> int:
+        """Status of ``POST path`` with ``body`` (a connection is reused when one is idle; one
+        the server closed meanwhile, after its keep-alive timeout, is replaced)."""
+        request = self.head.format(path=path, length=len(body)).encode() + body
+        while self.idle:
+            reader, writer = self.idle.pop()
+            writer.write(request)
+            line = await reader.readline()
+            if line:
+                break
+            writer.close()  # closed by the server while idle: nothing was read
+        else:
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+            self.opened += 1
+            writer.write(request)
+            line = await reader.readline()
+        status = int(line.split()[1])
+        length = 0
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        await reader.readexactly(length)
+        self.idle.append((reader, writer))
+        return status
+
+    def close(self) -> None:
+        for _, writer in self.idle:
+            writer.close()
+
+
+async def _latency(url, key, seconds, rate, users) -> dict:
+    """Single tracks open loop; latency from the *scheduled* send instant to the answer, so a
+    generator that falls behind shows up in the figures instead of hiding the server's
+    slowness (coordinated omission)."""
     latencies: list[float] = []
+    lags: list[float] = []
     errors = 0
     prefix = uuid.uuid4().hex[:8]
+    conns = _Connections(url, key)
 
-    async def one(client: httpx.AsyncClient, i: int) -> None:
+    async def one(i: int, due: float) -> None:
         nonlocal errors
         body = json.dumps(
             {"userId": f"user-{i % users}", "event": "Product Viewed", "messageId": f"{prefix}-{i}"}
         ).encode()
-        t0 = time.perf_counter()
+        lags.append(time.perf_counter() - due)
         try:
-            r = await client.post(
-                url + "/v1/track",
-                content=body,
-                headers={"Content-Type": "application/json"},
-                auth=(key, ""),
-            )
-        except httpx.HTTPError:
+            status = await conns.post("/v1/track", body)
+        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
             errors += 1
             return
-        latencies.append(time.perf_counter() - t0)
-        if r.status_code != 200:
+        latencies.append(time.perf_counter() - due)
+        if status != 200:
             errors += 1
 
     n = int(seconds * rate)
     tasks = []
-    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=64)) as client:
-        start = time.perf_counter()
-        for i in range(n):
-            delay = start + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(client, i)))
-        await asyncio.gather(*tasks)
-        took = time.perf_counter() - start
+    cpu0 = time.process_time()
+    start = time.perf_counter()
+    for i in range(n):
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i, due)))
+    await asyncio.gather(*tasks)
+    took = time.perf_counter() - start
+    conns.close()
     latencies.sort()
+    lags.sort()
 
     def q(p: float) -> float:
         return 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * p))]
@@ -149,6 +205,9 @@ async def _latency(url, key, seconds, rate, users) -> dict:
         "p95_ms": q(0.95),
         "p99_ms": q(0.99),
         "max_ms": 1000 * latencies[-1],
+        "connections": conns.opened,
+        "generator_lag_p99_ms": 1000 * lags[int(len(lags) * 0.99)],
+        "generator_cpu_ms_per_request": 1000 * (time.process_time() - cpu0) / n,
     }
 
 
@@ -297,7 +356,9 @@ def main() -> None:
     print(
         f"latency: {lat['requests']:,} single /v1/track at {lat['achieved_rate']:.0f}/s: "
         f"p50 {lat['p50_ms']:.1f} ms, p95 {lat['p95_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms, "
-        f"max {lat['max_ms']:.1f} ms ({lat['errors']} errors)"
+        f"max {lat['max_ms']:.1f} ms ({lat['errors']} errors; {lat['connections']} "
+        f"connections; generator: send lag p99 {lat['generator_lag_p99_ms']:.1f} ms, "
+        f"{lat['generator_cpu_ms_per_request']:.2f} ms CPU per request)"
     )
     print(
         f"server CPU: {cpu_tp:.1f} s for the throughput phase = "

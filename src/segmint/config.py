@@ -289,6 +289,14 @@ class RealtimeSettings(BaseModel):
     max_batch_customers: int = Field(
         50_000, ge=1, description="most customers re-evaluated in one micro-batch"
     )
+    busy_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="most of the time micro-batches may take: after a round of t seconds the "
+        "next starts t * (1 - share) / share later, leaving the rest to ingestion; 1: back to "
+        "back",
+    )
     sweep_minutes: float = Field(
         15.0, ge=0, description="full re-evaluation for conditions that change with time; 0: off"
     )

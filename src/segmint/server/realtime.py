@@ -10,11 +10,15 @@ pass reads only their rows). Customers whose profile, identities or tags changed
 segment; customers who only sent events get the segments that read events with those names
 (following ``in_segment`` references; an exclusive set is evaluated whole).
 
-The changes are written through the writer (:meth:`Writer.call`, never a second connection) in
-one transaction, exactly as a batch run writes them: open rows of leavers get ``exited_at``,
-entrants get a new row, auto-tags of the segments are applied. The comparison with the open rows
-happens inside that transaction, so the history stays right whatever ran in between; customers
-touched again while a round was being evaluated are left to the next round.
+Who enters and who leaves is worked out on the evaluator's own cursor (members now against
+the open rows), so the writer, which also commits every accepted event, only applies the
+changes: through :meth:`Writer.call` (never a second connection), in one transaction, exactly
+as a batch run writes them: open rows of leavers get ``exited_at``, entrants get a new row,
+auto-tags of the segments are applied. Each write is guarded by the rows as they are then
+(``exited_at IS NULL``; no open row yet; the person still has a profile), so a sweep or an
+erasure in between cannot make the history wrong, and only what was written is reported. A
+round that changes nothing does not reach the writer at all; customers touched again while a
+round was being evaluated are left to the next round.
 
 Each round evaluates at its instant rounded **up** to ``realtime.quantum_seconds`` (60 s by
 default; :func:`quantise`), so the compiled query of a set of segments is the same for every
@@ -181,10 +185,23 @@ def _shape(resolved: Resolved) -> tuple[str, ...]:
     return tuple(x.slug for x in resolved)
 
 
-def _fetch(raw, sql: str) -> pa.Table:
-    """The whole result of ``sql`` now (a DuckDB result stream ends at the next query)."""
-    out = raw.execute(sql).arrow()
+def _fetch(raw, sql: str, params: list | None = None) -> pa.Table:
+    """The whole result of ``sql`` now (a DuckDB result stream ends at the next query); also
+    the ``RETURNING`` rows of a write."""
+    out = raw.execute(sql, params or []).arrow()
     return out.read_all() if hasattr(out, "read_all") else out
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What one part of a round changes: worked out on the evaluating thread, applied by the
+    writer."""
+
+    leaving: pa.Table  # segment, customer_id
+    entering: pa.Table  # segment, customer_id
+    #: segments with auto-tags and their members now (``None``: no such segment)
+    tagging: list = field(default_factory=list)
+    tagged: pa.Table | None = None
 
 
 def members_of(
@@ -239,6 +256,8 @@ class MembershipEvaluator:
         self._merges = 0
         self.rounds = 0
         self.errors = 0
+        #: pause before the next micro-batch (``realtime.busy_share`` of the last round)
+        self._rest = 0.0
 
     # -- life ------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -352,8 +371,10 @@ class MembershipEvaluator:
                     self._cond.wait(1.0)
                 if self._stop:
                     break
-            if self.settings.batch_seconds:
-                time.sleep(self.settings.batch_seconds)  # gather more commits
+            # gather more commits; after a long round, leave the machine to ingestion a while
+            pause = max(self.settings.batch_seconds, self._rest)
+            if pause:
+                time.sleep(pause)
             with self._cond:
                 full, self._full = self._full, set()
                 event_ids, self._event_ids = self._event_ids - full, set()
@@ -364,6 +385,7 @@ class MembershipEvaluator:
                     self._sweep_claimed |= full | event_ids
                 upto = self._seen
                 self._busy = True
+            began = time.perf_counter()
             try:
                 self._round("batch", full, event_ids, names, upto)
             except Exception:
@@ -372,6 +394,8 @@ class MembershipEvaluator:
                     "real-time membership: a round failed; its customers wait for the next sweep"
                 )
             finally:
+                share = self.settings.busy_share
+                self._rest = (time.perf_counter() - began) * (1 - share) / share
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
@@ -540,12 +564,17 @@ class MembershipEvaluator:
             took = time.perf_counter() - started
             self._announce(Evaluated(kind, at, 0, 0, upto, [], took, evaluated_at=as_of))
             return
+        # what changes is worked out here, on this thread's cursor; the writer only applies it
+        plans = [p for p in (self._plan(reader, *part) for part in parts) if p is not None]
         evaluated = time.perf_counter()
-        fut = self.state.writer.call(
-            lambda ws: [c for p in parts for c in self._record(ws, *p, at)],
-            identities=False,
-        )
-        changes = fut.result()
+        changes: list[Change] = []
+        if plans:
+            fut = self.state.writer.call(
+                lambda ws: [c for p in plans for c in self._apply_plan(ws, p, at)],
+                identities=False,
+                background=True,  # guarded writes: accepted events go first
+            )
+            changes = fut.result()
         n = len(full or ()) + len(event_ids or ()) if kind == "batch" else -1
         segs = max(len(p[1]) for p in parts)
         self.rounds += 1
@@ -570,33 +599,33 @@ class MembershipEvaluator:
                 self._names |= names
             return later
 
-    def _record(
+    def _plan(
         self,
-        ws,
+        reader,
         ids: list[str] | None,
         resolved: Resolved,
         members: pa.Table,
         names: set[str] | None,
-        at: dt.datetime,
-    ) -> list[Change]:
-        """On the writer thread, in its transaction: close the open rows of leavers, open rows
-        for entrants, apply auto-tags. Customers noted again since the round began are skipped
-        (the next round has them)."""
-        raw = ws.con.con
+    ) -> _Plan | None:
+        """On the evaluating thread: who enters and who leaves, compared with the open rows as
+        this thread's cursor sees them (``None``: nothing to write). Customers noted again
+        since the round began are skipped (the next round has them)."""
+        raw = reader.con.con
         later = self._pending(ids, names)
         if ids is not None:
             ids = [c for c in ids if c not in later]
             if not ids:
-                return []
+                return None
         if later:
             mask = pc.invert(pc.is_in(members.column("customer_id"), pa.array(sorted(later))))
             members = members.filter(mask)
+        members = members.select(["segment", "customer_id"])
         slugs = [x.slug for x in resolved]
-        names = ("_segmint_rt_now", "_segmint_rt_slugs", "_segmint_rt_ids", "_segmint_rt_later")
-        raw.register(names[0], members.select(["segment", "customer_id"]))
-        raw.register(names[1], pa.table({"segment": _strings(slugs)}))
-        raw.register(names[2], pa.table({"customer_id": _strings(ids or [])}))
-        raw.register(names[3], pa.table({"customer_id": _strings(sorted(later))}))
+        views = ("_segmint_rt_now", "_segmint_rt_slugs", "_segmint_rt_ids", "_segmint_rt_later")
+        raw.register(views[0], members)
+        raw.register(views[1], pa.table({"segment": _strings(slugs)}))
+        raw.register(views[2], pa.table({"customer_id": _strings(ids or [])}))
+        raw.register(views[3], pa.table({"customer_id": _strings(sorted(later))}))
         open_rows = (
             "SELECT DISTINCT segment, customer_id FROM segment_membership "
             "WHERE exited_at IS NULL AND segment IN (SELECT segment FROM _segmint_rt_slugs) "
@@ -613,7 +642,6 @@ class MembershipEvaluator:
                 "ANTI JOIN _segmint_rt_now n ON n.segment = o.segment "
                 "AND n.customer_id = o.customer_id",
             )
-            # only people who still have a profile (not erased or merged away meanwhile)
             entering = _fetch(
                 raw,
                 "SELECT DISTINCT n.segment, n.customer_id FROM _segmint_rt_now n "
@@ -621,51 +649,83 @@ class MembershipEvaluator:
                 f"ANTI JOIN ({open_rows}) o ON n.segment = o.segment "
                 "AND n.customer_id = o.customer_id",
             )
-            if leaving.num_rows:
-                raw.register("_segmint_rt_leaving", leaving)
-                raw.execute(
-                    "UPDATE segment_membership AS h SET exited_at = ? "
+        finally:
+            for name in views:
+                raw.unregister(name)
+        tagging = [x for x in resolved if x.spec.tags_add or x.spec.tags_remove]
+        tagged = None
+        if tagging:
+            keep = pc.is_in(members.column("segment"), pa.array([x.slug for x in tagging]))
+            tagged = members.filter(keep)
+        if not (leaving.num_rows or entering.num_rows or (tagged is not None and tagged.num_rows)):
+            return None
+        return _Plan(leaving, entering, tagging, tagged)
+
+    def _apply_plan(self, ws, plan: _Plan, at: dt.datetime) -> list[Change]:
+        """On the writer thread, in its transaction: close the open rows of leavers, open rows
+        for entrants, apply auto-tags. Each write is guarded by the rows as they are now (a
+        sweep may have written some of the same changes meanwhile; an erased person gets no
+        row), and only what was written is reported."""
+        raw = ws.con.con
+        exited = entered = None
+        if plan.leaving.num_rows:
+            raw.register("_segmint_rt_leaving", plan.leaving)
+            try:
+                exited = _fetch(
+                    raw,
+                    "UPDATE segment_membership AS h SET exited_at = $1 "
                     "FROM _segmint_rt_leaving AS l WHERE h.segment = l.segment "
-                    "AND h.customer_id = l.customer_id AND h.exited_at IS NULL",
+                    "AND h.customer_id = l.customer_id AND h.exited_at IS NULL "
+                    "RETURNING h.segment, h.customer_id",
                     [at],
                 )
+            finally:
                 raw.unregister("_segmint_rt_leaving")
-            if entering.num_rows:
-                rows = pa.table(
-                    {
-                        "segment": entering.column("segment"),
-                        "customer_id": entering.column("customer_id"),
-                        "entered_at": pa.array([at] * entering.num_rows, pa.timestamp("us")),
-                        "exited_at": pa.nulls(entering.num_rows, pa.timestamp("us")),
-                    }
-                ).cast(TABLES["segment_membership"].to_pyarrow())
-                raw.register("_segmint_rt_entering", rows)
-                raw.execute("INSERT INTO segment_membership SELECT * FROM _segmint_rt_entering")
+        if plan.entering.num_rows:
+            n = plan.entering.num_rows
+            rows = pa.table(
+                {
+                    "segment": plan.entering.column("segment"),
+                    "customer_id": plan.entering.column("customer_id"),
+                    "entered_at": pa.array([at] * n, pa.timestamp("us")),
+                    "exited_at": pa.nulls(n, pa.timestamp("us")),
+                }
+            ).cast(TABLES["segment_membership"].to_pyarrow())
+            raw.register("_segmint_rt_entering", rows)
+            try:
+                entered = _fetch(
+                    raw,
+                    "INSERT INTO segment_membership SELECT e.* FROM _segmint_rt_entering e "
+                    "SEMI JOIN profiles p ON p.customer_id = e.customer_id "
+                    "ANTI JOIN (SELECT segment, customer_id FROM segment_membership "
+                    "WHERE exited_at IS NULL) o "
+                    "ON o.segment = e.segment AND o.customer_id = e.customer_id "
+                    "RETURNING segment, customer_id",
+                )
+            finally:
                 raw.unregister("_segmint_rt_entering")
-            self._auto_tags(raw, resolved, at)
-        finally:
-            for name in names:
-                raw.unregister(name)
-        out = [
-            Change(s, c, "exited", at)
-            for s, c in zip(
-                leaving.column("segment").to_pylist(),
-                leaving.column("customer_id").to_pylist(),
-                strict=True,
-            )
-        ]
-        out += [
-            Change(s, c, "entered", at)
-            for s, c in zip(
-                entering.column("segment").to_pylist(),
-                entering.column("customer_id").to_pylist(),
-                strict=True,
-            )
-        ]
+        if plan.tagged is not None and plan.tagged.num_rows:
+            raw.register("_segmint_rt_now", plan.tagged)
+            try:
+                self._auto_tags(raw, plan.tagging, at)
+            finally:
+                raw.unregister("_segmint_rt_now")
+        out: list[Change] = []
+        for kind, done in (("exited", exited), ("entered", entered)):
+            if done is None:
+                continue
+            out += [
+                Change(s, c, kind, at)
+                for s, c in zip(
+                    done.column("segment").to_pylist(),
+                    done.column("customer_id").to_pylist(),
+                    strict=True,
+                )
+            ]
         return out
 
     @staticmethod
-    def _auto_tags(raw, resolved: Resolved, at: dt.datetime) -> None:
+    def _auto_tags(raw, resolved, at: dt.datetime) -> None:
         """``tags_remove`` then ``tags_add`` of each segment for its members in this round, in
         definition order (as :func:`segmint.segments.run` does)."""
         for seg in resolved:

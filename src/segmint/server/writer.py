@@ -9,7 +9,10 @@ write-ahead log, which a restart replays, so a killed server loses nothing it ac
 
 If a group fails, each of its jobs is retried alone, so one bad request fails only itself.
 Other work that must not race the writer (erasure, admin changes) goes through :meth:`call`,
-which runs a function on the writer thread in its own transaction, in queue order.
+which runs a function on the writer thread in its own transaction, in queue order. Background
+calls (``background=True``: the real-time evaluator's membership writes, whose writes are
+guarded against what ran in between) wait while accepted messages are queued, so a request's
+acknowledgement never waits behind them, for at most ``max_defer_seconds``.
 
 Example:
     >>> import tempfile, asyncio
@@ -28,6 +31,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import datetime as dt
 import logging
@@ -77,6 +81,8 @@ class _Job:
     call: Callable[[Any], Any] | None = None
     transaction: bool = True
     identities: bool = True  # the call may change identities: forget the identity cache
+    background: bool = False  # may wait while messages are queued
+    queued_at: float = 0.0
 
 
 def _now() -> dt.datetime:
@@ -90,6 +96,7 @@ class Writer:
         workspace: an open DuckDB workspace; nothing else may use its connection meanwhile.
         max_group_messages: upper bound of one group commit.
         key_touch_seconds: how often ``api_keys.last_used_at`` is brought up to date.
+        max_defer_seconds: longest a background call waits for a moment without messages.
     """
 
     def __init__(
@@ -98,9 +105,13 @@ class Writer:
         *,
         max_group_messages: int = 20_000,
         key_touch_seconds: float = 60.0,
+        max_defer_seconds: float = 1.0,
     ) -> None:
         self.workspace = workspace
         self.max_group_messages = max_group_messages
+        self.max_defer_seconds = max_defer_seconds
+        #: background calls waiting for a moment without messages (writer thread only)
+        self._deferred: collections.deque[_Job] = collections.deque()
         self.key_touch_seconds = key_touch_seconds
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -168,13 +179,20 @@ class Writer:
         return await asyncio.wrap_future(self.submit(messages, source=source))
 
     def call(
-        self, fn: Callable[[Any], Any], *, transaction: bool = True, identities: bool = True
+        self,
+        fn: Callable[[Any], Any],
+        *,
+        transaction: bool = True,
+        identities: bool = True,
+        background: bool = False,
     ) -> concurrent.futures.Future:
         """Run ``fn(workspace)`` on the writer thread inside a transaction, in queue order.
 
         ``transaction=False`` for functions that open their own (workspace methods such as
         ``tags_add`` or ``audience_export``); ``identities=False`` for functions that never
-        change identities or profiles' ids (membership, tags), so the identity cache stays."""
+        change identities or profiles' ids (membership, tags), so the identity cache stays;
+        ``background=True`` for writes that may run after messages queued later (at most
+        ``max_defer_seconds`` later) because they check the rows as they find them."""
         fut: concurrent.futures.Future = concurrent.futures.Future()
         if not self.running:
             fut.set_exception(
@@ -185,7 +203,16 @@ class Writer:
             )
             return fut
         self._queue.put(
-            _Job(None, "", fut, call=fn, transaction=transaction, identities=identities)
+            _Job(
+                None,
+                "",
+                fut,
+                call=fn,
+                transaction=transaction,
+                identities=identities,
+                background=background,
+                queued_at=time.monotonic(),
+            )
         )
         return fut
 
@@ -201,9 +228,15 @@ class Writer:
     def _run(self) -> None:
         stop = False
         while not stop:
-            job = self._queue.get()
+            job = self._take()
+            if job is None:  # a background call waited long enough, or nothing else waits
+                self._run_call(self._deferred.popleft())
+                continue
             if job is _STOP:
                 break
+            if job.background:
+                self._deferred.append(job)
+                continue
             jobs = [job]
             n = len(job.messages or ())
             while n < self.max_group_messages and job.call is None:
@@ -214,6 +247,9 @@ class Writer:
                 if nxt is _STOP:
                     stop = True
                     break
+                if nxt.background:
+                    self._deferred.append(nxt)
+                    continue
                 jobs.append(nxt)
                 n += len(nxt.messages or ())
                 if nxt.call is not None:
@@ -224,7 +260,7 @@ class Writer:
                 self._commit(batch)
             for j in calls:
                 self._run_call(j)
-        # commit what is still queued behind the stop sign
+        # commit what is still queued behind the stop sign, then the background calls
         while True:
             try:
                 job = self._queue.get_nowait()
@@ -232,10 +268,27 @@ class Writer:
                 break
             if job is _STOP:
                 continue
-            if job.call is not None:
+            if job.background:
+                self._deferred.append(job)
+            elif job.call is not None:
                 self._run_call(job)
             else:
                 self._commit([job])
+        while self._deferred:
+            self._run_call(self._deferred.popleft())
+
+    def _take(self):
+        """The next queued job; ``None`` when the oldest background call is due instead (the
+        queue is empty, or it waited ``max_defer_seconds``)."""
+        if not self._deferred:
+            return self._queue.get()
+        due = self._deferred[0].queued_at + self.max_defer_seconds - time.monotonic()
+        if due <= 0:
+            return None
+        try:
+            return self._queue.get_nowait()
+        except queue.Empty:
+            return None
 
     def _run_call(self, job: _Job) -> None:
         if not job.future.set_running_or_notify_cancel():
