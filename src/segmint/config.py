@@ -297,6 +297,13 @@ class RealtimeSettings(BaseModel):
         "next starts t * (1 - share) / share later, leaving the rest to ingestion; 1: back to "
         "back",
     )
+    nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="CPU niceness added to the evaluator's threads (Linux), so rounds yield the "
+        "cores to ingestion; 0: same priority",
+    )
     sweep_minutes: float = Field(
         15.0, ge=0, description="full re-evaluation for conditions that change with time; 0: off"
     )

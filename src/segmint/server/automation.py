@@ -53,6 +53,7 @@ from segmint.rules import Resolved, Tables, resolve
 from segmint.rules.reference import Evaluator, Rows
 from segmint.server.live import _Raw, _rebuild_profiles
 from segmint.server.realtime import Evaluated, members_of
+from segmint.server.threads import background_thread
 
 __all__ = ["WorkflowEngine"]
 
@@ -140,7 +141,7 @@ class WorkflowEngine:
             (self._deliver_loop, "segmint-webhooks"),
             (self._ticker, "segmint-workflow-ticks"),
         ):
-            t = threading.Thread(target=target, name=name, daemon=True)
+            t = background_thread(target, name)  # below ingestion's threads
             t.start()
             self._threads.append(t)
 

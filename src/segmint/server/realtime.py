@@ -54,6 +54,7 @@ from segmint.rules import Resolved, ResolvedSet, Tables, compile_flags
 from segmint.rules.resolve import RActivity, RInSegment, RNode, RSequence, walk
 from segmint.schema import TABLES
 from segmint.segments import current_members, definition_files, members_from_flags
+from segmint.server.threads import background_thread
 
 __all__ = [
     "TOUCHED",
@@ -271,7 +272,8 @@ class MembershipEvaluator:
             (self._run, "segmint-realtime"),
             (self._sweeps, "segmint-sweep"),
         ):
-            t = threading.Thread(target=target, name=name, daemon=True)
+            # below the writer and the event loop: rounds can wait, acknowledgements cannot
+            t = background_thread(target, name, nice=self.settings.nice)
             t.start()
             self._threads.append(t)
 

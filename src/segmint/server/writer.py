@@ -97,6 +97,7 @@ class Writer:
         max_group_messages: upper bound of one group commit.
         key_touch_seconds: how often ``api_keys.last_used_at`` is brought up to date.
         max_defer_seconds: longest a background call waits for a moment without messages.
+        slow_seconds: a commit or call that holds the writer longer is logged (a warning).
     """
 
     def __init__(
@@ -106,10 +107,12 @@ class Writer:
         max_group_messages: int = 20_000,
         key_touch_seconds: float = 60.0,
         max_defer_seconds: float = 1.0,
+        slow_seconds: float = 0.1,
     ) -> None:
         self.workspace = workspace
         self.max_group_messages = max_group_messages
         self.max_defer_seconds = max_defer_seconds
+        self.slow_seconds = slow_seconds
         #: background calls waiting for a moment without messages (writer thread only)
         self._deferred: collections.deque[_Job] = collections.deque()
         self.key_touch_seconds = key_touch_seconds
@@ -295,6 +298,7 @@ class Writer:
             return
         if job.identities:
             self.identity_cache.clear()  # the call may change identities (erasure, merges)
+        started = time.perf_counter()
         try:
             if job.transaction:
                 with storage.transaction(self.workspace.con):
@@ -307,6 +311,14 @@ class Writer:
             job.future.set_result(out)
         finally:
             self._suppressed = None  # an erasure adds suppressions: read them again
+            took = time.perf_counter() - started
+            if took > self.slow_seconds:  # every queued request waited this long
+                log.warning(
+                    "the writer spent %.0f ms on %s%s (requests wait meanwhile)",
+                    1000 * took,
+                    getattr(job.call, "__qualname__", "a call"),
+                    " (background)" if job.background else "",
+                )
 
     def _commit(self, jobs: list[_Job]) -> None:
         groups: dict[str, list[_Job]] = {}
@@ -343,10 +355,21 @@ class Writer:
                     suppressed=self._suppressions(),
                 )
                 self._touch_keys(con)
+                written = time.perf_counter()
         except BaseException:
             self.identity_cache.clear()
             raise
         self.commits += 1
+        took = time.perf_counter() - started
+        if took > self.slow_seconds:
+            log.warning(
+                "a commit of %d message(s) took %.0f ms (%.0f ms writing, %d new people; "
+                "requests wait meanwhile)",
+                len(messages),
+                1000 * took,
+                1000 * (written - started),
+                len(applied.created),
+            )
         if applied.merges:
             self.identity_cache.clear()
         self.identity_cache.remember(applied.settled, applied.linked_anonymous)

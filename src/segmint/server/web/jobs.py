@@ -24,6 +24,8 @@ import queue
 import threading
 from collections.abc import Callable, Hashable
 
+from segmint.server.threads import background_thread
+
 __all__ = ["Jobs"]
 
 log = logging.getLogger("segmint.server")
@@ -47,9 +49,8 @@ class Jobs:
                 return False
             self._pending.add(key)
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._work, name="segmint-web-jobs", daemon=True
-                )
+                # heavy reads at 1M: below the writer and the event loop
+                self._thread = background_thread(self._work, "segmint-web-jobs")
                 self._thread.start()
         self._queue.put((key, job))
         return True
