@@ -94,3 +94,23 @@ def test_background_threads_run_nicer_than_the_caller():
     # the caller's own priority is untouched
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base
     assert lower_priority(0) is False
+
+
+def test_serving_shortens_the_switch_interval_and_restores_it(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from segmint.server import ServerSettings, create_app
+
+    ws = Workspace.create(tmp_path / "shop")
+    before = sys.getswitchinterval()
+    try:
+        app = create_app(ws, settings=ServerSettings(workflows=False))
+        with TestClient(app):
+            assert sys.getswitchinterval() == pytest.approx(0.0005)
+        assert sys.getswitchinterval() == pytest.approx(before)
+        app = create_app(ws, settings=ServerSettings(workflows=False, switch_interval_seconds=None))
+        with TestClient(app):
+            assert sys.getswitchinterval() == pytest.approx(before)
+    finally:
+        sys.setswitchinterval(before)
+        ws.close()

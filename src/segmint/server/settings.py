@@ -38,6 +38,15 @@ class ServerSettings(BaseModel):
         description="DuckDB worker threads (default: DuckDB's, one per core); 1 halves the CPU "
         "of small commits but runs large reads on one core",
     )
+    switch_interval_seconds: float | None = Field(
+        0.0005,
+        gt=0,
+        description="Python's thread switch interval while serving (sys.setswitchinterval; "
+        "restored at stop): a background thread busy in Python, such as the real-time "
+        "evaluator compiling a query, hands the interpreter to the event loop and the writer "
+        "within this (Python's default, 5 ms, added tens of ms to single requests); None: "
+        "leave it",
+    )
     rate_limits: ServerConfig | None = Field(
         None, description="per-key rate limits; default: server: of segmint.yaml"
     )

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
+import sys
 import threading
 import time
 
@@ -117,6 +118,8 @@ class ServerState:
         # real-time membership and workflows (segmint.server.realtime / automation): their own
         # threads; the writer only notes what each commit touched
         self.realtime = None
+        #: the switch interval before start (restored at stop)
+        self._switch_interval: float | None = None
         self.automation = None
 
     def now(self) -> dt.datetime:
@@ -140,6 +143,10 @@ class ServerState:
 
     def start(self) -> None:
         self.keys.reload()
+        wanted = self.settings.switch_interval_seconds
+        if wanted is not None and self._switch_interval is None:
+            self._switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(wanted)
         self.writer.start()
         self._start_realtime()
 
@@ -149,6 +156,9 @@ class ServerState:
             if part is not None:
                 part.stop()
         self.writer.stop()
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
+            self._switch_interval = None
 
     def _start_realtime(self) -> None:
         from segmint.server.automation import WorkflowEngine

@@ -363,11 +363,13 @@ class Writer:
         took = time.perf_counter() - started
         if took > self.slow_seconds:
             log.warning(
-                "a commit of %d message(s) took %.0f ms (%.0f ms writing, %d new people; "
-                "requests wait meanwhile)",
+                "a commit of %d message(s) took %.0f ms (%.0f ms writing, %.0f ms committing: "
+                "write-ahead log now %s; %d new people; requests wait meanwhile)",
                 len(messages),
                 1000 * took,
                 1000 * (written - started),
+                1000 * (took - (written - started)),
+                self._wal_size(),
                 len(applied.created),
             )
         if applied.merges:
@@ -385,6 +387,14 @@ class Writer:
                 fn(done)
             except Exception:
                 log.exception("a commit listener failed")
+
+    def _wal_size(self) -> str:
+        """Size of the DuckDB write-ahead log (a commit that checkpoints empties it)."""
+        try:
+            wal = self.workspace.path / (self.workspace.config.database + ".wal")
+            return f"{wal.stat().st_size / 1e6:.1f} MB"
+        except (OSError, AttributeError, TypeError):
+            return "unknown"
 
     def _suppressions(self) -> frozenset[str]:
         if self._suppressed is None:
