@@ -275,6 +275,20 @@ TABLES: dict[str, Schema] = {
             "error": dt.string,
         }
     ),
+    # Workflow webhooks not delivered yet, written with their run: a restart (or a crash)
+    # resumes them, an erasure removes them (docs/workflows.md).
+    "webhook_outbox": ibis.schema(
+        {
+            "letter_id": dt.string,
+            "run_id": dt.string,
+            "workflow": dt.string,
+            "customer_id": dt.string,  # whom the body is about
+            "url": dt.string,
+            "body": dt.string,  # the JSON body (signed when sent)
+            "tries": dt.int64,
+            "queued_at": _TS,
+        }
+    ),
     # Workflow webhooks that failed every try: visible and replayable (segmint workflows …).
     "webhook_dead_letters": ibis.schema(
         {

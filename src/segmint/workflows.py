@@ -51,6 +51,11 @@ __all__ = [
     "get_letter",
     "mark_replayed",
     "new_id",
+    "outbox",
+    "outbox_add",
+    "outbox_has",
+    "outbox_remove",
+    "outbox_tried",
     "park",
     "record_run",
     "remove_from_list",
@@ -188,6 +193,47 @@ def runs(con, *, workflow: str | None = None, limit: int = 50) -> list[dict[str,
     for r in rows:
         r["actions"] = json.loads(r["actions"]) if r.get("actions") else []
     return rows
+
+
+# -- the outbox: webhooks not delivered yet -------------------------------------------------------
+def outbox_add(con, letters: Sequence[dict[str, Any]]) -> None:
+    """Append ``webhook_outbox`` rows (in the transaction that records their runs)."""
+    if not letters:
+        return
+    schema = TABLES["webhook_outbox"].to_pyarrow()
+    rows = []
+    for letter in letters:
+        row = dict.fromkeys(schema.names)
+        row.update(letter)
+        row["tries"] = row["tries"] or 0
+        rows.append(row)
+    con.insert("webhook_outbox", pa.Table.from_pylist(rows, schema=schema))
+
+
+def outbox(con) -> list[dict[str, Any]]:
+    """Webhooks still to deliver, oldest first (what a start resumes)."""
+    t = con.table("webhook_outbox")
+    return t.order_by([t.queued_at, t.letter_id]).to_pyarrow().to_pylist()
+
+
+def outbox_has(con, letter_id: str) -> bool:
+    """Whether ``letter_id`` is still to deliver (an erasure removes its person's letters)."""
+    found = _raw(con).execute(
+        "SELECT 1 FROM webhook_outbox WHERE letter_id = ? LIMIT 1", [letter_id]
+    )
+    return found.fetchone() is not None
+
+
+def outbox_tried(con, letter_id: str, tries: int) -> None:
+    """Remember how many tries a letter waiting for a retry has had."""
+    _raw(con).execute(
+        "UPDATE webhook_outbox SET tries = ? WHERE letter_id = ?", [int(tries), letter_id]
+    )
+
+
+def outbox_remove(con, letter_id: str) -> None:
+    """Forget a delivered or parked letter."""
+    _raw(con).execute("DELETE FROM webhook_outbox WHERE letter_id = ?", [letter_id])
 
 
 # -- dead letters ----------------------------------------------------------------------------------

@@ -491,3 +491,76 @@ def test_event_trigger_matches_names_and_property_filters(tmp_path):
         assert [(t["customer_id"], t["tag"]) for t in tags] == [(_cid(reader, "amy"), "big_basket")]
         runs = client.get("/v1/workflows/runs", auth=(admin, "")).json()
         assert [(r["trigger"], r["status"]) for r in runs] == [("event:Checkout Started", "done")]
+
+
+def _outbox(ws_or_reader) -> list[dict]:
+    return store.outbox(ws_or_reader.con)
+
+
+def test_undelivered_webhooks_wait_in_the_outbox_across_a_restart(tmp_path):
+    receiver = Receiver(fail=-1)
+    try:
+        ws = _workspace(tmp_path, [_welcome(receiver.url)], tries=50)
+        ws.config.workflows.webhook_backoff_seconds = 30  # the retry would come after the stop
+        app, key, admin = _app(ws)
+        with TestClient(app) as client:
+            state = app.state.segmint
+            _view(client, key, "amy")
+            assert state.realtime.wait_idle(60)  # the webhook waits 30 s for its retry
+            for _ in range(400):  # the first try was refused and noted
+                if _outbox(state.reader()) and _outbox(state.reader())[0]["tries"] == 1:
+                    break
+                threading.Event().wait(0.05)
+            pending = _outbox(state.reader())
+            assert [(p["workflow"], p["tries"]) for p in pending] == [("welcome_viewer", 1)]
+            assert receiver.refused == 1
+        # stopped (as after a crash, the outbox row was committed with the run): nothing parked
+        assert store.dead_letters(ws.con) == []
+        assert [p["letter_id"] for p in _outbox(ws)] == [pending[0]["letter_id"]]
+        receiver.fail = 0
+        app, _, admin = _app(ws)
+        with TestClient(app) as client:
+            state = app.state.segmint
+            for _ in range(200):
+                if receiver.bodies:
+                    break
+                threading.Event().wait(0.05)
+            assert len(receiver.bodies) == 1
+            assert receiver.bodies[0] == json.loads(pending[0]["body"])
+            assert state.automation.wait_idle(30)
+            for _ in range(200):
+                if not _outbox(state.reader()):
+                    break
+                threading.Event().wait(0.05)
+            assert _outbox(state.reader()) == []
+            run = client.get("/v1/workflows/runs", auth=(admin, "")).json()[0]
+            assert run["status"] == "done"
+    finally:
+        receiver.close()
+
+
+def test_a_webhook_about_an_erased_person_is_never_sent(tmp_path):
+    receiver = Receiver(fail=-1)
+    try:
+        ws = _workspace(tmp_path, [_welcome(receiver.url)], tries=50)
+        ws.config.workflows.webhook_backoff_seconds = 0.5
+        app, key, admin = _app(ws)
+        with TestClient(app) as client:
+            state = app.state.segmint
+            _view(client, key, "amy")
+            assert state.realtime.wait_idle(60)
+            for _ in range(400):  # queued with the run, refused once
+                if _outbox(state.reader()) and receiver.refused:
+                    break
+                threading.Event().wait(0.05)
+            assert len(_outbox(state.reader())) == 1
+            amy = _cid(state.reader(), "amy")
+            assert client.delete(f"/v1/profiles/{amy}", auth=(admin, "")).status_code == 200
+            assert _outbox(state.reader()) == []
+            refused = receiver.refused
+            receiver.fail = 0
+            threading.Event().wait(2.0)  # the retry was due after 0.5–1 s
+            assert receiver.bodies == []
+            assert receiver.refused == refused
+    finally:
+        receiver.close()

@@ -13,6 +13,10 @@ on two threads of its own, so neither ingestion nor the membership evaluator eve
   exponential backoff (``workflows.webhook_tries``, ``webhook_backoff_seconds``) without holding
   up the others, and parks it in ``webhook_dead_letters`` after the last try.
 
+Webhooks are durable: each is written to ``webhook_outbox`` in the transaction that records
+its run and removed once delivered or parked, so a restart — or a crash — resumes what was not
+delivered (tries included), and a webhook whose person was erased meanwhile is never sent.
+
 An exception in a workflow fails that run (``status = failed`` with the error), never the engine.
 
 Example:
@@ -73,6 +77,7 @@ class _Fire:
 class _Letter:
     due: float
     seq: int
+    letter_id: str = field(compare=False)
     run_id: str = field(compare=False)
     workflow: str = field(compare=False)
     customer_id: str | None = field(compare=False)
@@ -136,6 +141,7 @@ class WorkflowEngine:
             return
         self._stopping.clear()
         self.reload()
+        self._resume()
         for target, name in (
             (self._run, "segmint-workflows"),
             (self._deliver_loop, "segmint-webhooks"),
@@ -146,7 +152,8 @@ class WorkflowEngine:
             self._threads.append(t)
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Finish queued triggers, then stop (webhooks still waiting for a retry are parked)."""
+        """Finish queued triggers, then stop (webhooks still waiting for a retry stay in the
+        outbox and are sent after the next start)."""
         if not self._threads:
             return
         self._queue.put(_STOP)
@@ -388,6 +395,27 @@ class WorkflowEngine:
         error: str | None = None
 
         queued = [{"action": "webhook", "ok": None, "detail": "queued"} for _ in hooks]
+        letters = [
+            _Letter(
+                0.0,
+                next(self._seq),
+                store.new_id("wh"),
+                run_ids[c],
+                wf.slug,
+                c,
+                hook.url,
+                webhook_body(
+                    wf.slug,
+                    run_ids[c],
+                    fire.trigger,
+                    c,
+                    at,
+                    profiles.get(c, {}) if hook.include_profile else {},
+                ),
+            )
+            for hook in hooks
+            for c in ids
+        ]
 
         def apply(ws) -> None:
             nonlocal error
@@ -430,6 +458,22 @@ class WorkflowEngine:
                 for c in skipped
             ]
             store.record_run(ws.con, rows)
+            store.outbox_add(  # durable with the run: a crash from here on loses nothing
+                ws.con,
+                [
+                    {
+                        "letter_id": x.letter_id,
+                        "run_id": x.run_id,
+                        "workflow": x.workflow,
+                        "customer_id": x.customer_id,
+                        "url": x.url,
+                        "body": x.body.decode("utf-8"),
+                        "tries": 0,
+                        "queued_at": at,
+                    }
+                    for x in letters
+                ],
+            )
 
         if ids or skipped:
             try:
@@ -441,19 +485,8 @@ class WorkflowEngine:
         changed = any(type(a).__name__ != "Webhook" for a in wf.actions)
         if changed and ids and self.evaluator is not None:
             self.evaluator.touch(ids)  # tags / traits changed: segments may change too
-        for hook in hooks:
-            for c in ids:
-                body = webhook_body(
-                    wf.slug,
-                    run_ids[c],
-                    fire.trigger,
-                    c,
-                    at,
-                    profiles.get(c, {}) if hook.include_profile else {},
-                )
-                self._enqueue_letter(
-                    _Letter(0.0, next(self._seq), run_ids[c], wf.slug, c, hook.url, body)
-                )
+        for letter in letters:
+            self._enqueue_letter(letter)
 
     def _apply(self, ws, action, ids: list[str], workflow: str, at: dt.datetime) -> int:
         con = ws.con
@@ -514,6 +547,31 @@ class WorkflowEngine:
         secret = check_secret(self.settings.webhook_secret)
         return resolve_secret(secret, where="workflows.webhook_secret")
 
+    def _resume(self) -> None:
+        """Queue the webhooks an earlier run of the service did not deliver (due now, with
+        the tries they had)."""
+        try:
+            pending = store.outbox(self.state.reader().con)
+        except Exception:
+            log.exception("could not read the webhook outbox; its webhooks wait for a restart")
+            return
+        for row in pending:
+            self._enqueue_letter(
+                _Letter(
+                    0.0,
+                    next(self._seq),
+                    row["letter_id"],
+                    row["run_id"],
+                    row["workflow"],
+                    row["customer_id"],
+                    row["url"],
+                    row["body"].encode("utf-8"),
+                    tries=row["tries"] or 0,
+                )
+            )
+        if pending:
+            log.info("resuming %d webhook(s) not delivered before the restart", len(pending))
+
     def _enqueue_letter(self, letter: _Letter) -> None:
         with self._letters_cond:
             heapq.heappush(self._letters, letter)
@@ -546,13 +604,23 @@ class WorkflowEngine:
                 finally:
                     with self._letters_cond:
                         self._sending = 0
-            for letter in rest:  # stopping: whatever still waits for a retry is parked
-                self._park(letter)
+            if rest:  # stopping: they stay in the outbox for the next start
+                log.info("%d webhook(s) wait in the outbox for the next start", len(rest))
         finally:
             if self._http is None:
                 http.close()
 
     def _try(self, letter: _Letter, http) -> None:
+        try:
+            wanted = store.outbox_has(self.state.reader().con, letter.letter_id)
+        except Exception:
+            log.exception("could not read the webhook outbox; sending anyway")
+            wanted = True
+        if not wanted:  # the person was erased meanwhile: nothing about them leaves
+            log.info(
+                "webhook %s of run %s is no longer in the outbox", letter.letter_id, letter.run_id
+            )
+            return
         try:
             result = deliver(letter.url, letter.body, self._secret(), client=http)
         except Exception as exc:  # e.g. no secret: no retry can help
@@ -571,6 +639,12 @@ class WorkflowEngine:
         s = self.settings
         letter.due = time.monotonic() + backoff(
             letter.tries, s.webhook_backoff_seconds, s.webhook_max_backoff_seconds
+        )
+        tries, letter_id = letter.tries, letter.letter_id
+        self.state.writer.call(
+            lambda ws: store.outbox_tried(ws.con, letter_id, tries),
+            identities=False,
+            background=True,
         )
         self._enqueue_letter(letter)
 
@@ -592,6 +666,7 @@ class WorkflowEngine:
         def write(ws) -> None:
             if park is not None:
                 store.park(ws.con, park)
+            store.outbox_remove(ws.con, letter.letter_id)
             store.finish_run(ws.con, letter.run_id, status, error, self.state.now())
 
         try:
