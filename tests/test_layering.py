@@ -26,6 +26,7 @@ LAYERS = {
     # layer 4 is ordered inside: storage < importer, report < workspace (the facade on top)
     "storage": 4.0,
     "erasure": 4.05,  # erasure, suppressions, audit log (issue 5)
+    "materialise": 4.05,  # order-derived tables stored once per orders version (issue 6)
     "importer": 4.1,
     "report": 4.1,
     "segments": 4.1,
@@ -52,6 +53,7 @@ EXECUTORS = {
     "users",  # users of the web app (issue 6)
     "campaigns",  # broadcasts: create, preview, send/export, KPIs (issue 6)
     "erasure",  # erasure, suppressions, audit log (issue 5)
+    "materialise",  # order-derived tables stored once per orders version (issue 6)
     "workflows",  # workflow runs, dead letters, tags and lists of actions (issue 5)
 }
 

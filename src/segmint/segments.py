@@ -66,6 +66,7 @@ __all__ = [
     "load_definitions",
     "members_at",
     "members_from_flags",
+    "metric_providers",
     "preview",
     "remove_tags",
     "resolve_all",
@@ -651,7 +652,7 @@ def explain_customer(
     profile = _rows(tables.profiles, customer_id)
     if not profile:
         raise NotFoundError(f"There is no customer '{customer_id}' in the profiles table.")
-    used = _metric_providers(segment)  # each metric table is computed for everyone first
+    used = metric_providers(segment)  # each metric table is computed for everyone first
     rows = Rows(
         profiles=profile,
         events=_rows(tables.events, customer_id),
@@ -662,8 +663,11 @@ def explain_customer(
     return explain(segment, rows, customer_id, as_of, timezone=timezone)
 
 
-def _metric_providers(segment: ResolvedSegment, seen: set[str] | None = None) -> set[str]:
-    """Metric providers (``rfm``, ``abc``, …) ``segment`` reads, through ``in_segment`` too."""
+def metric_providers(segment: ResolvedSegment, seen: set[str] | None = None) -> set[str]:
+    """Metric providers (``rfm``, ``abc``, …) ``segment`` reads, through ``in_segment`` too.
+
+    Example: ``metric_providers(ws.segment_definitions()["rfm_champions"])`` is ``{"rfm"}``.
+    """
     from segmint.rules.resolve import RInSegment, RMetric, walk
 
     seen = set() if seen is None else seen
@@ -675,7 +679,7 @@ def _metric_providers(segment: ResolvedSegment, seen: set[str] | None = None) ->
         if isinstance(node, RMetric):
             out.add(node.provider)
         elif isinstance(node, RInSegment) and node.segment is not None:
-            out |= _metric_providers(node.segment, seen)
+            out |= metric_providers(node.segment, seen)
     return out
 
 

@@ -156,13 +156,29 @@ class Workspace:
         )
 
     # -- analyses (segmint.features, segmint.models) ---------------------------------------------
+    def latest_order_time(self):
+        """The time of the latest counted order (naive UTC), None without one.
+
+        Looked up among the orders of the last 31 days before the newest order first (a time
+        filter that skips older storage blocks), then among all orders.
+        """
+        from segmint.features.purchases import counted_orders
+
+        orders = self.table("orders")
+        counted = counted_orders(orders, as_of=None)
+        newest = orders.view().ts.max()  # over every order (a separate relation)
+        for found in (counted.filter(counted.ts >= newest - ibis.interval(days=31)), counted):
+            latest = found.ts.max().execute()
+            if latest is not None and latest == latest:  # not None, not NaT
+                return latest.to_pydatetime() if hasattr(latest, "to_pydatetime") else latest
+        return None
+
     def default_as_of(self):
         """The day of the latest counted order: the default as-of date of RFM, BTYD and ABC."""
         from segmint.errors import DataError
-        from segmint.features.purchases import counted_orders
 
-        latest = counted_orders(self.table("orders"), as_of=None).ts.max().execute()
-        if latest is None or latest != latest:  # None or NaT
+        latest = self.latest_order_time()
+        if latest is None:
             raise DataError(
                 "The workspace has no completed orders, so there is nothing to analyse.",
                 hint="import orders with `segmint import orders FILE` (or try `segmint demo`).",
@@ -318,6 +334,7 @@ class Workspace:
         at = self._segment_as_of(as_of)
         tables = self._segment_tables(at)
         resolved = segments.resolve_all(self._segment_sets(defs), tables)
+        tables = self._stored_inputs(tables, list(resolved), at)
         return segments.run(self.con, resolved, tables, at, timezone=self.config.timezone)
 
     def segment_preview(self, spec: Any, limit: int = 20, *, as_of: Any = None):
@@ -333,6 +350,7 @@ class Workspace:
         tables = self._segment_tables(at)
         slug, sets = self._with_spec(spec)
         resolved = segments.resolve_all(sets, tables)
+        tables = self._stored_inputs(tables, [resolved[slug]], at, totals=True)
         return segments.preview(
             resolved[slug], tables, at, limit=limit, timezone=self.config.timezone
         )
@@ -350,6 +368,7 @@ class Workspace:
         at = self._segment_as_of(as_of)
         tables = self._segment_tables(at)
         resolved = segments.resolve_all(self._segment_sets(None), tables)
+        tables = self._stored_inputs(tables, [resolved[slug]], at)
         return segments.explain_customer(
             resolved[slug], tables, customer_id, at, timezone=self.config.timezone
         )
@@ -424,13 +443,68 @@ class Workspace:
         if at is None:
             at = self._segment_as_of(None)
         day = (at - timedelta(microseconds=1)).date()
+        stored = self.con.list_tables()
+        # building these expressions costs ~0.1 s (schema look-ups): a live builder asks for the
+        # same day's again and again; built again when the stored tables change
+        kept = tuple(sorted(t for t in stored if not t.startswith(("_segmint_", "ibis_"))))
+        key = (day, self.config.rfm_bins, self.config.timezone, kept)
+        hit = getattr(self, "_segment_tables_memo", None)
+        if hit is not None and hit[0] == key:
+            return hit[1]
         metrics = {"rfm": self.rfm(as_of=day), "abc": self.abc(as_of=day)}
         metrics.update(self._reference_metrics(day))
-        stored = self.con.list_tables()
         for name in ("clv", "clusters"):
             if name in stored:
                 metrics[name] = self.table(name)
-        return segments.tables_of(self.con, metrics)
+        tables = segments.tables_of(self.con, metrics)
+        self._segment_tables_memo = (key, tables)
+        return tables
+
+    # -- order-derived inputs stored once per version of the orders (segmint.materialise) -------
+    def _stored_inputs(self, tables, used: list, at, *, totals: bool = False):
+        """``tables`` with the order-derived metric tables (``rfm``, ``abc``, ``occasions``)
+        that the segments ``used`` read stored once per version of the orders instead of
+        computed from every order in each query, and with per-customer ``order_totals`` at
+        ``at`` when ``totals`` and a segment can read them (the live preview). Same rows as the
+        expressions (see :mod:`segmint.materialise`); other engines get ``tables`` unchanged."""
+        from dataclasses import replace
+        from datetime import timedelta
+
+        import segmint
+        from segmint import materialise
+        from segmint.features import abc
+        from segmint.rules.compile import order_totals, reads_order_totals
+        from segmint.segments import metric_providers
+
+        if self.con.name != "duckdb" or not used:
+            return tables
+        tz = self.config.timezone
+        names = set().union(*(metric_providers(x) for x in used)) & set(tables.metrics)
+        names &= {"rfm", "abc", "occasions"}
+        with_totals = totals and any(reads_order_totals(x, at, timezone=tz) for x in used)
+        if not names and not with_totals:
+            return tables
+        version = materialise.orders_version(self.con)
+        day = (at - timedelta(microseconds=1)).date()
+        code = segmint.__version__  # a new release may compute them differently
+        params = {
+            "rfm": {"as_of": day, "bins": self.config.rfm_bins, "code": code},
+            "abc": {"as_of": day, "thresholds": abc.DEFAULT_THRESHOLDS, "code": code},
+            "occasions": {"as_of": day, "timezone": tz, "code": code},
+        }
+        metrics = dict(tables.metrics)
+        for name in sorted(names):
+            metrics[name] = materialise.stored(
+                self.con, name, params[name], metrics[name], version=version
+            )
+        out = replace(tables, metrics=metrics)
+        if with_totals:
+            expr = order_totals(tables.orders, at)
+            stored = materialise.stored(
+                self.con, "order_totals", {"as_of": at, "code": code}, expr, version=version
+            )
+            out = replace(out, order_totals=stored, order_totals_as_of=at)
+        return out
 
     # -- audiences and exports (segmint.activation.audience, segmint.audiences; issue 3) --------
     def audience(self, segment, channel: str, *, exclude=(), as_of: Any = None) -> ibis.Table:
@@ -485,6 +559,7 @@ class Workspace:
         at = self._segment_as_of(as_of)
         tables = self._segment_tables(at)
         resolved = segments.resolve_all(self._segment_sets(None), tables)
+        tables = self._stored_inputs(tables, _named(resolved, segment, exclude), at)
         return build_audience(
             resolved, segment, channel, tables, at, exclude=exclude, timezone=self.config.timezone
         )
@@ -598,6 +673,7 @@ class Workspace:
         at = self._segment_as_of(as_of)
         tables = self._segment_tables(at)
         resolved = segments.resolve_all(self._segment_sets(None), tables)
+        tables = self._stored_inputs(tables, _named(resolved, spec.segments, spec.exclude), at)
         tz = self.config.timezone
         audience = build_audience(
             resolved, spec.segments, spec.channel, tables, at, exclude=spec.exclude, timezone=tz
@@ -719,6 +795,7 @@ class Workspace:
         at = self._segment_as_of(as_of)
         tables = self._segment_tables(at)
         resolved = segments.resolve_all(self._segment_sets(defs), tables)
+        tables = self._stored_inputs(tables, list(resolved), at)
         others = [] if defs is None else [segments.resolve_all(self._segment_sets(None), tables)]
         model = inspect.signature(self.customer_features).parameters["profile_columns"].default
         return segments_check.check(
@@ -841,6 +918,15 @@ class Workspace:
         from segmint import report
 
         return report.write_report(self, path, lang=lang, as_of=as_of)
+
+
+def _named(resolved: Any, segments: Any, exclude: Any = ()) -> list:
+    """The resolved segments named in ``segments`` (a slug or several) and ``exclude`` (unknown
+    slugs are left to the caller's own error)."""
+    slugs = [segments] if isinstance(segments, str) else list(segments or ())
+    slugs += [exclude] if isinstance(exclude, str) else list(exclude or ())
+    known = resolved.segments
+    return [known[x] for x in slugs if x in known]
 
 
 #: Customers sampled (seeded) for the discriminant explanation stored with the personas.

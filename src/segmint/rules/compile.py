@@ -60,6 +60,7 @@ from segmint.rules.resolve import (
     RSample,
     RSequence,
     RTag,
+    walk,
 )
 from segmint.rules.semantics import (
     Range,
@@ -72,7 +73,14 @@ from segmint.rules.semantics import (
 )
 from segmint.schema import TABLES
 
-__all__ = ["Tables", "compile_flags", "compile_segment", "compile_set"]
+__all__ = [
+    "Tables",
+    "compile_flags",
+    "compile_segment",
+    "compile_set",
+    "order_totals",
+    "reads_order_totals",
+]
 
 Predicate = Callable[[ir.Table], ir.BooleanValue]
 
@@ -84,6 +92,10 @@ class Tables:
     ``metrics`` maps a provider name (``rfm``, ``abc``, later ``clv``…) to a table keyed by
     ``customer_id``; the workspace supplies them. ``engine`` ("duckdb" or "pyspark") picks the
     engine-specific form of a few JSON operations; it is found from bound tables when omitted.
+
+    ``order_totals`` (optional) is :func:`order_totals` of ``orders`` up to the instant
+    ``order_totals_as_of``: a segment evaluated at that very instant reads its order leaves
+    without property filters over the whole past ("ever") from it instead of every order.
     """
 
     profiles: ir.Table
@@ -92,6 +104,8 @@ class Tables:
     tags: ir.Table | None = None
     metrics: Mapping[str, ir.Table] = field(default_factory=dict)
     engine: str | None = None
+    order_totals: ir.Table | None = None
+    order_totals_as_of: datetime | None = None
 
     def table(self, name: str) -> ir.Table:
         if name.startswith("metric:"):
@@ -219,6 +233,66 @@ def compile_set(
         wide.filter(p(wide)).select("customer_id", segment=ibis.literal(slug)) for slug, p in preds
     ]
     return functools.reduce(lambda a, b: a.union(b, distinct=False), parts)
+
+
+# -- per-customer order totals (the live builder's shortcut) --------------------------------------
+def order_totals(orders: ir.Table, as_of: datetime) -> ir.Table:
+    """Totals of the orders up to instant ``as_of`` per (customer_id, status): ``orders`` (rows)
+    and, per numeric column ``c`` of ``orders``, ``sum_c``, ``n_c`` (values present), ``min_c``
+    and ``max_c``. An order leaf over the whole past without property filters ("at least 2
+    completed orders", "spent at least 1,000") reads these instead of every order: a million
+    customers' totals instead of ten million orders. Store it once (the workspace does, per
+    version of the orders) and pass it as ``Tables(order_totals=…, order_totals_as_of=as_of)``.
+
+    >>> import ibis
+    >>> from segmint.schema import TABLES
+    >>> t = order_totals(ibis.table(TABLES["orders"], name="orders"), datetime(2025, 1, 31))
+    >>> t.columns[:4]
+    ('customer_id', 'status', 'orders', 'sum_amount')
+    """
+    o = orders.filter(orders.customer_id.notnull(), orders.ts <= _lit(check_as_of(as_of)))
+    values: dict[str, ir.Scalar] = {"orders": o.count()}
+    for name, dtype in orders.schema().items():
+        if dtype.is_numeric() and name not in ("customer_id", "status"):
+            x = o[name]
+            values.update({f"sum_{name}": x.sum(), f"n_{name}": x.count(),
+                           f"min_{name}": x.min(), f"max_{name}": x.max()})  # fmt: skip
+    return o.group_by("customer_id", "status").aggregate(**values)
+
+
+def _totals_window(rng: Range, as_of: datetime) -> bool:
+    """Whether a window is the whole past up to ``as_of`` (what order totals hold)."""
+    return rng.lo is None and rng.hi == as_of and rng.hi_incl and not rng.negate
+
+
+def _reads_totals(node: RActivity, as_of: datetime, tz: str) -> bool:
+    """Whether an activity leaf can read order totals: orders, no property filters, the whole
+    past, a plain column measured."""
+    if node.table != "orders" or node.filters:
+        return False
+    if node.of is not None and node.of.path:
+        return False
+    return _totals_window(window_range(node.last, node.start, node.end, as_of, tz), as_of)
+
+
+def reads_order_totals(segment: ResolvedSegment, as_of: datetime, *, timezone: str = "UTC") -> bool:
+    """Whether ``segment`` (through ``in_segment`` too) has an order leaf that
+    :func:`order_totals` at ``as_of`` can answer: worth storing them for a live preview."""
+    at = check_as_of(as_of)
+    seen: set[str] = set()
+
+    def visit(seg: ResolvedSegment) -> bool:
+        if seg.slug in seen:
+            return False
+        seen.add(seg.slug)
+        for node in walk(seg.where):
+            if isinstance(node, RActivity) and _reads_totals(node, at, timezone):
+                return True
+            if isinstance(node, RInSegment) and node.segment is not None and visit(node.segment):
+                return True
+        return False
+
+    return visit(segment)
 
 
 # -- the compiler ----------------------------------------------------------------------------------
@@ -520,6 +594,14 @@ class _Compiler:
         """Count / sum / … of matching rows in the window, as one reduction of the pass over the
         rows with the leaf's names (one pass per table and set of names: each pass reads only
         its rows, leaves share it); leaves that differ only in the comparison share a value."""
+        totals = self.tables.order_totals
+        if (
+            totals is not None
+            and self.tables.order_totals_as_of == self.as_of
+            and _reads_totals(node, self.as_of, self.tz)
+            and (node.of is None or f"sum_{node.of.column}" in totals.columns)
+        ):
+            return self.from_totals(node)
         family = ("activity", node.table, node.names)
         rng = window_range(node.last, node.start, node.end, self.as_of, self.tz)
         self.windows.setdefault(family, []).append(rng)
@@ -555,6 +637,37 @@ class _Compiler:
 
         return pred
 
+    def from_totals(self, node: RActivity) -> Predicate:
+        """:meth:`activity` of an order leaf over the whole past, from the per-customer totals
+        (one pass over them per set of statuses): counts and sums add up, avg is their ratio."""
+        family = ("order_totals", node.names)
+
+        def prune(t: ir.Table) -> list[ir.BooleanValue]:
+            return [t.status.isin([_lit(n) for n in node.names])] if node.names is not None else []
+
+        def build(t: ir.Table) -> ir.Scalar:
+            if node.measure == "count":
+                return t.orders.sum()
+            c = node.of.column
+            if node.measure == "sum":
+                return t[f"sum_{c}"].sum().cast("float64")
+            if node.measure == "avg":
+                n = t[f"n_{c}"].sum()
+                mean = t[f"sum_{c}"].sum().cast("float64") / n.cast("float64")
+                return ibis.ifelse(n > 0, mean, ibis.null("float64"))
+            part = t[f"{node.measure}_{c}"]
+            return (part.min() if node.measure == "min" else part.max()).cast("float64")
+
+        aggregate = ("totals", dataclasses.replace(node, op="", value=None))
+        col = self.reduction(family, aggregate, "order_totals", prune, build)
+        zero_is_value = node.measure in ("count", "sum")
+
+        def pred(w: ir.Table) -> ir.BooleanValue:
+            x = w[col].fill_null(0) if zero_is_value else w[col]
+            return _number_cmp(x, node.op, node.value).fill_null(False)
+
+        return pred
+
     def sequence(self, node: RSequence, k: str, v: str) -> ir.Table:
         ev = self.tables.table("events")
         a_conds = self.window(ev, node.last, node.start, node.end)
@@ -562,7 +675,14 @@ class _Compiler:
             a_conds.append(ev.ts <= _lit(self.as_of - node.within))
         a_conds += self.step_filter(ev, "events", "event", node.first.names, node.first.filters)
         a = ev.filter(*a_conds).select(**{k: ev.customer_id, "seg_ta": ev.ts})
-        b_conds = [ev.customer_id.notnull(), ev.ts.notnull(), ev.ts <= _lit(self.as_of)]
+        # a follow-up lies between the first step and ``within`` after it: only the rows from
+        # the window's start to its end plus ``within`` can be one, so the engine skips the rest
+        # of the events (stored mostly in time order, zone maps skip whole row groups)
+        rng = window_range(node.last, node.start, node.end, self.as_of, self.tz)
+        b_hi = self.as_of if rng.hi is None else min(self.as_of, rng.hi + node.within)
+        b_conds = [ev.customer_id.notnull(), ev.ts.notnull(), ev.ts <= _lit(b_hi)]
+        if rng.lo is not None:
+            b_conds.append(ev.ts >= _lit(rng.lo))
         b_conds += self.step_filter(ev, "events", "event", node.then.names, node.then.filters)
         b = ev.filter(*b_conds).select(seg_kb=ev.customer_id, seg_tb=ev.ts)
         within = ibis.interval(seconds=int(node.within.total_seconds()))

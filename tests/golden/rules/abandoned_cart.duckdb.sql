@@ -62,6 +62,7 @@ FROM (
             "t1"."customer_id" IS NOT NULL
             AND "t1"."ts" IS NOT NULL
             AND "t1"."ts" <= MAKE_TIMESTAMP(2025, 3, 1, 4, 0, 0.0)
+            AND "t1"."ts" >= MAKE_TIMESTAMP(2025, 2, 22, 4, 0, 0.0)
             AND "t1"."event" IN ('Order Completed')
         ) AS "t6"
           ON "t5"."__seg_k0" = "t6"."seg_kb"

@@ -62,6 +62,7 @@ FROM (
             `t1`.`customer_id` IS NOT NULL
             AND `t1`.`ts` IS NOT NULL
             AND `t1`.`ts` <= CAST('2025-03-01T04:00:00' AS TIMESTAMP)
+            AND `t1`.`ts` >= CAST('2025-02-22T04:00:00' AS TIMESTAMP)
             AND `t1`.`event` IN ('Order Completed')
         ) AS `t6`
           ON `t5`.`__seg_k0` = `t6`.`seg_kb`
