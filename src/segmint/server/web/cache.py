@@ -6,7 +6,8 @@ section names the parts it ``depends`` on, so a change elsewhere keeps it: the s
 real-time membership sweep writes ``segment_membership`` (at start and every 15 minutes), which
 must not throw away the segment checks, which never read that table.
 
-- :func:`cached` computes inside the request, once per version of its parts (fast sections);
+- :func:`cached` computes inside the request, once per version of its parts (fast sections),
+  optionally kept in a JSON file of the workspace for the next start;
 - :func:`background` never does: it answers with the last results (their age, and whether they
   are being brought up to date) and computes on the web app's job thread
   (:class:`~segmint.server.web.jobs.Jobs`); results may be kept in a JSON file of the
@@ -42,6 +43,7 @@ from segmint.workspace import Workspace
 
 __all__ = [
     "DEFINITIONS",
+    "LOGS",
     "Section",
     "background",
     "cached",
@@ -59,6 +61,10 @@ _COUNTED = ("orders", "profiles", "events", "segment_membership", "tags", "ident
 _MODELS = ("clv", "clusters", "personas", "rfm")
 #: The part of the data version that stands for the segment definition files.
 DEFINITIONS = "definitions"
+#: The part that counts the rows of the import, merge and audit logs: an import that only
+#: changes rows, a merge or an erasure leaves row counts as they were but adds a log row.
+LOGS = "logs"
+_LOG_TABLES = ("import_log", "merge_log", "audit_log")
 
 _VERSION_KEY = ("__data_version__",)
 
@@ -86,7 +92,7 @@ def _definitions_stamp(folder: Path | None) -> tuple:
 
 def data_version(ws: Workspace) -> tuple:
     """Row counts of the tables pages read, which model outputs exist (their size and as-of
-    day) and the segment definition files."""
+    day), the segment definition files and the row counts of the logs (:data:`LOGS`)."""
     tables = set(ws.con.list_tables())
     version: list[tuple[str, Any]] = []
     for name in _COUNTED:
@@ -97,6 +103,8 @@ def data_version(ws: Workspace) -> tuple:
             stamp = t.as_of.max().execute() if "as_of" in t.columns else None
             version.append((name, (int(t.count().execute()), str(stamp))))
     version.append((DEFINITIONS, _definitions_stamp(ws.path)))
+    logs = [int(ws.table(n).count().execute()) if n in tables else -1 for n in _LOG_TABLES]
+    version.append((LOGS, tuple(logs)))
     return tuple(version)
 
 
@@ -133,9 +141,11 @@ def cached(
     compute: Callable[[Workspace], T],
     *,
     depends: Iterable[str] | None = None,
+    store: Path | None = None,
 ) -> T:
     """``compute(ws)`` for this version of the ``depends`` parts of the data (all parts for
-    None), computed once (concurrent callers wait)."""
+    None), computed once (concurrent callers wait). ``store``: a JSON file that keeps the value
+    (JSON data) with its version, so a restart with the same data does not compute it again."""
     ws = reader(request)
     cache = web_state(request).cache
     version = version_of(current_version(request), depends)
@@ -148,8 +158,22 @@ def cached(
         hit = cache.get(key)
         if hit is not None and hit[0] == version:
             return hit[1]
+        text = _version_text(version)
+        record = _load(store) if store is not None else None
+        if record is not None and record["version"] == text:
+            cache[key] = (version, record["value"])
+            return record["value"]
+        started = time.perf_counter()
         value = compute(ws)
         cache[key] = (version, value)
+        if store is not None:
+            at = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat()
+            seconds = round(time.perf_counter() - started, 3)
+            record = {"version": text, "computed_at": at, "seconds": seconds, "value": value}
+            try:
+                _save(store, record)
+            except (OSError, TypeError, ValueError) as exc:  # kept in memory only
+                log.warning("could not keep %s in %s: %s", key, store, exc)
         return value
 
 

@@ -1,6 +1,14 @@
 """Customers: search (``/customers``) and the 360 page (``/customers/{customer_id}``) with
 identities, timeline, tags (add/remove), segments, RFM, CLV, P(alive), persona and consent.
 
+The page answers with what is read from small tables or one stored row (profile, identities,
+tags, consent, stored model outputs, the customer's own R/F/M); the two sections that look the
+customer up in the big tables load right after it with htmx: ``/customers/{id}/timeline``
+(orders and events) and ``/customers/{id}/segments`` (membership history). Those lookups filter
+by the id only and sort the customer's few rows afterwards: a plain equality filter can use an
+index on ``customer_id`` where one exists, an ``ORDER BY … LIMIT`` in the query cannot (DuckDB
+plans it as a top-N over the whole table).
+
 Every value typed in the search box reaches the engine as an ibis literal, never as SQL text.
 """
 
@@ -15,6 +23,7 @@ from urllib.parse import quote
 
 import ibis
 import pyarrow as pa
+import pyarrow.compute as pc
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
@@ -182,22 +191,33 @@ def _short(properties: str | None) -> str:
     return ", ".join(parts[:3])
 
 
+def _latest(rows: pa.Table, n: int) -> list[dict[str, Any]]:
+    """The ``n`` latest rows of ``rows`` (column ``ts``, newest first; rows without a time
+    last), sorted after the fetch."""
+    if rows.num_rows > 1:
+        order = pc.sort_indices(rows, [("ts", "descending", "at_end")])
+        rows = rows.take(order[:n])
+    return rows.slice(0, n).to_pylist()
+
+
+def _mine(ws: Workspace, table: str, customer_id: str, columns: tuple[str, ...]) -> ibis.Table:
+    """The rows of ``table`` of one customer: a filter on the id and nothing else (no sort, no
+    limit in the query: see the module docstring)."""
+    t = ws.table(table)
+    return t.filter(t.customer_id == ibis.literal(customer_id)).select(*columns)
+
+
 def _timeline(ws: Workspace, customer_id: str) -> list[dict[str, Any]]:
-    cid = ibis.literal(customer_id)
-    o = ws.table("orders")
-    orders = _rows(
-        o.filter(o.customer_id == cid)
-        .select("order_id", "ts", "amount", "currency", "channel", "status")
-        .order_by(ibis.desc("ts"))
-        .limit(TIMELINE_ROWS)
-    )
-    e = ws.table("events")
-    events = _rows(
-        e.filter(e.customer_id == cid)
-        .select("ts", "type", "event", "channel", "properties")
-        .order_by(ibis.desc("ts"))
-        .limit(TIMELINE_ROWS)
-    )
+    """The customer's latest orders and events (messages are events), newest first.
+
+    >>> import tempfile
+    >>> _timeline(Workspace.create(tempfile.mkdtemp() + "/shop"), "c1")
+    []
+    """
+    order_cols = ("order_id", "ts", "amount", "currency", "channel", "status")
+    orders = _latest(_mine(ws, "orders", customer_id, order_cols).to_pyarrow(), TIMELINE_ROWS)
+    event_cols = ("ts", "type", "event", "channel", "properties")
+    events = _latest(_mine(ws, "events", customer_id, event_cols).to_pyarrow(), TIMELINE_ROWS)
     items = [
         {"ts": r["ts"], "kind": "order", "title": r["order_id"], "channel": r["channel"],
          "amount": r["amount"], "currency": r["currency"], "status": r["status"], "detail": ""}
@@ -224,14 +244,13 @@ def _tags(ws: Workspace, customer_id: str) -> list[dict[str, Any]]:
 def _segments(ws: Workspace, customer_id: str, lang: str) -> list[dict[str, Any]]:
     from segmint import segments
 
-    h = ws.table("segment_membership")
-    rows = _rows(
-        h.filter(h.customer_id == ibis.literal(customer_id)).order_by(
-            [h.exited_at.isnull().desc(), ibis.desc("entered_at")]
-        )
-    )
+    columns = ("segment", "customer_id", "entered_at", "exited_at")
+    rows = _mine(ws, "segment_membership", customer_id, columns).to_pyarrow().to_pylist()
     if not rows:
         return rows
+    # current memberships first, then by entry, newest first
+    rows.sort(key=lambda r: r["entered_at"] or dt.datetime.min, reverse=True)
+    rows.sort(key=lambda r: r["exited_at"] is not None)
     try:
         sets = segments.load_definitions(ws.path)
     except Exception:  # a broken definition file must not break the page
@@ -305,10 +324,11 @@ def _rfm_run(ws: Workspace) -> dict[str, Any] | None:
 def customer_360(
     ws: Workspace, customer_id: str, lang: str, *, as_of: dt.date | None = None
 ) -> dict[str, Any]:
-    """Everything the 360 page shows about one customer: only rows of this customer are read
-    (stored model tables, orders, events, membership filtered by the id). ``as_of``: the day
-    the customer's own recency counts to when no ``rfm`` table is stored (default: the day of
-    the latest order, :func:`latest_order_day`)."""
+    """What the 360 page itself shows about one customer: only rows of this customer are read
+    (profile, identities, tags, stored model tables, their own orders when no ``rfm`` table is
+    stored); the timeline and the segments come after the page (:func:`_timeline`,
+    :func:`_segments`). ``as_of``: the day the customer's own recency counts to when no
+    ``rfm`` table is stored (default: the day of the latest order, :func:`latest_order_day`)."""
     profile = _profile(ws, customer_id)
     if as_of is None and "rfm" not in ws.con.list_tables():
         as_of = latest_order_day(ws)
@@ -336,9 +356,7 @@ def customer_360(
         "profile": profile,
         "traits": traits if isinstance(traits, dict) else {},
         "identities": _identities(ws, customer_id),
-        "timeline": _timeline(ws, customer_id),
         "tags": _tags(ws, customer_id),
-        "segments": _segments(ws, customer_id, lang),
         "rfm": rfm,
         "clv": _stored(ws, "clv", customer_id),
         "persona": persona,
@@ -359,6 +377,21 @@ def customer_page(request: Request, user: CurrentUser, customer_id: str) -> Resp
     return render(
         request, "customer.html", {"active": "customers", "c": info, "cid": customer_id, "t": t}
     )
+
+
+@router.get("/customers/{customer_id}/timeline", response_class=HTMLResponse)
+def customer_timeline(request: Request, user: CurrentUser, customer_id: str) -> Response:
+    """The 360 page's timeline (latest orders, events and messages), loaded after the page."""
+    items = _timeline(reader(request), customer_id)
+    t = fragments.translator(lang_of(request), reader(request).config.currency)
+    return render(request, "_customer_timeline.html", {"timeline": items, "t": t})
+
+
+@router.get("/customers/{customer_id}/segments", response_class=HTMLResponse)
+def customer_segments(request: Request, user: CurrentUser, customer_id: str) -> Response:
+    """The 360 page's segments with their entry and exit dates, loaded after the page."""
+    rows = _segments(reader(request), customer_id, lang_of(request))
+    return render(request, "_customer_segments.html", {"segments": rows})
 
 
 def _tags_fragment(request: Request, ws: Workspace, customer_id: str, message: str | None):

@@ -1,13 +1,16 @@
 """Overview (``/``): headline figures, RFM treemap, CLV distribution, segment sizes over
 time, data-coverage and segment-quality warnings.
 
-The page itself answers with the headline figures; the slower sections load right after it
-with htmx (``/overview/charts``, ``/overview/segments``, ``/overview/warnings``), each cached
-per version of the data it reads (:mod:`segmint.server.web.cache`). The charts (RFM of every
-customer) and the warnings (the whole ``segments check``) are computed in the background, never
-inside a request: until they are ready the section is a placeholder that polls; when the data
-changed, the last results are shown with their age while they are brought up to date. The
-warnings are kept in ``<workspace>/.web/segment_checks.json`` across restarts.
+The page itself answers with the number of customers and the order figures (orders, revenue,
+active share), which are computed in the background once per version of the orders and kept in
+``<workspace>/.web/overview_headline.json`` (``/overview/headline`` while they are computed).
+The slower sections load right after the page with htmx (``/overview/charts``,
+``/overview/segments``, ``/overview/warnings``), each cached per version of the data it reads
+(:mod:`segmint.server.web.cache`). The charts (RFM of every customer) and the warnings (the
+whole ``segments check``) are computed in the background, never inside a request: until they
+are ready the section is a placeholder that polls; when the data changed, the last results are
+shown with their age while they are brought up to date. The warnings are kept in
+``<workspace>/.web/segment_checks.json`` across restarts.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from segmint.features.purchases import counted_orders
 from segmint.report import fragments
-from segmint.server.web.cache import DEFINITIONS, Section, background, cached
+from segmint.server.web.cache import DEFINITIONS, LOGS, Section, background, cached
 from segmint.server.web.core import CurrentUser, _, lang_of, reader, render, web_router
 from segmint.workspace import Workspace
 
@@ -39,11 +42,14 @@ ACTIVE_DAYS = 365
 WARNINGS_REFRESH_SECONDS = 15 * 60
 #: The same for the charts (RFM of every customer: about half a minute at a million).
 CHARTS_REFRESH_SECONDS = 60
+#: The same for the order figures of the headline: none (a second or two at a million
+#: customers; the orders change with imports, not with every live event).
+HEADLINE_REFRESH_SECONDS = 0
 #: How often a section being computed asks again (htmx ``every``).
 POLL = "2s"
 
 #: What each section reads (parts of the data version, segmint.server.web.cache).
-HEADLINE_READS = ("orders", "profiles")
+HEADLINE_READS = ("orders", LOGS)  # kept across restarts: re-imported orders change the logs
 CHARTS_READS = ("orders", "rfm", "clv")
 WARNINGS_READS = (
     "orders", "profiles", "events", "tags", "identities", "rfm", "clv", "clusters", DEFINITIONS,
@@ -54,40 +60,82 @@ HISTORY_MONTHS = 12
 HISTORY_SEGMENTS = 8
 
 
+def headline_file(ws: Workspace) -> Path | None:
+    """Where the order figures are kept: ``<workspace>/.web/overview_headline.json``."""
+    return None if ws.path is None else Path(ws.path) / ".web" / "overview_headline.json"
+
+
 def _headline(ws: Workspace) -> dict[str, Any]:
+    """Counted orders, revenue, the latest order and the customers who bought within
+    :data:`ACTIVE_DAYS` before it (JSON data: kept in :func:`headline_file`).
+
+    Two passes over the orders: totals, then the distinct buyers of the last year only (its
+    time filter skips older storage blocks); the latest order is looked up among recent orders
+    first (:meth:`~segmint.workspace.Workspace.latest_order_time`).
+    """
     orders = counted_orders(ws.table("orders"), as_of=None)
     row = (
-        orders.aggregate(orders=orders.count(), revenue=orders.amount.sum(), last=orders.ts.max())
+        orders.aggregate(orders=orders.count(), revenue=orders.amount.sum())
         .to_pyarrow()
         .to_pylist()[0]
     )
-    customers = int(ws.table("profiles").count().execute())
-    active = None
-    if row["last"] is not None:
-        since = row["last"] - dt.timedelta(days=ACTIVE_DAYS)
-        recent = orders.filter(orders.ts > ibis.literal(since))
-        n_active = int(recent.customer_id.nunique().execute())
-        active = n_active / customers if customers else None
+    last = ws.latest_order_time()
+    buyers = None
+    if last is not None:
+        recent = orders.filter(orders.ts > ibis.literal(last - dt.timedelta(days=ACTIVE_DAYS)))
+        buyers = int(recent.customer_id.nunique().execute())
     return {
-        "customers": customers,
         "orders": int(row["orders"] or 0),
         "revenue": float(row["revenue"] or 0.0),
-        "active_share": active,
-        "last_order": row["last"],
+        "active_buyers": buyers,
+        "last_order": None if last is None else last.isoformat(),
+    }
+
+
+def _customers(ws: Workspace) -> int:
+    return int(ws.table("profiles").count().execute())
+
+
+def _headline_context(request: Request) -> dict[str, Any]:
+    """Template values of the headline: the customers (counted now, cheap) and the order
+    figures (computed in the background once per version of the orders: a pass over every
+    order; the last ones with their age while they are brought up to date)."""
+    ws = reader(request)
+    customers = cached(request, ("overview", "customers"), _customers, depends=("profiles",))
+    found = background(
+        request, ("overview", "headline"), _headline, depends=HEADLINE_READS,
+        store=headline_file(ws), refresh_seconds=HEADLINE_REFRESH_SECONDS,
+    )  # fmt: skip
+    head = None
+    if found.value is not None:
+        value = found.value
+        buyers = value["active_buyers"]
+        head = {
+            **value,
+            "last_order": value["last_order"] and dt.datetime.fromisoformat(value["last_order"]),
+            "active_share": buyers / customers if buyers is not None and customers else None,
+        }
+    return {
+        "customers": customers,
+        "head": head,
+        "active_days": ACTIVE_DAYS,
+        "t": fragments.translator(lang_of(request), ws.config.currency),
+        **_pending(found, "/overview/headline"),
     }
 
 
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request, user: CurrentUser) -> Response:
     """The overview page (headline figures; the rest loads lazily)."""
-    head = cached(request, ("overview", "headline"), _headline, depends=HEADLINE_READS)
-    t = fragments.translator(lang_of(request), request.app.state.segmint.workspace.config.currency)
-    return render(
-        request,
-        "overview.html",
-        {"active": "overview", "head": head, "t": t, "plotly": True,
-         "active_days": ACTIVE_DAYS},
-    )  # fmt: skip
+    context = {"active": "overview", "plotly": True, **_headline_context(request)}
+    return render(request, "overview.html", context)
+
+
+@router.get("/overview/headline", response_class=HTMLResponse)
+def overview_headline(request: Request, user: CurrentUser) -> Response:
+    """The order figures of the headline (orders, revenue, active share): what the page
+    polls while they are computed in the background."""
+    return render(request, "_overview_headline.html", _headline_context(request))
 
 
 def _chart_data(ws: Workspace):
