@@ -269,3 +269,33 @@ def test_quantise_rounds_up_so_no_event_is_missed():
     assert quantise(NOW, 60) == NOW
     assert quantise(NOW + timedelta(seconds=1), 0) == NOW + timedelta(seconds=1)
     assert quantise(NOW + timedelta(minutes=14), 900) == NOW + timedelta(minutes=15)
+
+
+def test_a_large_round_is_written_in_pieces_with_the_same_history(shop, monkeypatch):
+    """Many entrants at once are applied in pieces (events can be committed between them);
+    the recorded history is the same as in one piece."""
+    from segmint.server import realtime
+
+    monkeypatch.setattr(realtime, "WRITE_CHUNK_ROWS", 2)
+    calls = []
+    app, key = _serve(shop, Clock(NOW))
+    with TestClient(app) as client:
+        state = app.state.segmint
+        real_call = state.writer.call
+
+        def counting(fn, **kw):
+            if kw.get("background"):
+                calls.append(1)
+            return real_call(fn, **kw)
+
+        monkeypatch.setattr(state.writer, "call", counting)
+        batch = [
+            {"type": "track", "userId": f"u{n}", "event": "Product Viewed",
+             "timestamp": NOW.isoformat() + "Z"}
+            for n in range(7)
+        ]  # fmt: skip
+        assert client.post("/v1/batch", auth=(key, ""), json={"batch": batch}).status_code == 200
+        assert state.realtime.wait_idle(60)
+        rows = _open_rows(state.reader(), "rt_viewers")
+    assert len(rows) == 7 and all(r["exited_at"] is None for r in rows)
+    assert len(calls) >= 4  # 7 entrants in pieces of 2

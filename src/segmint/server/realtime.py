@@ -76,6 +76,10 @@ ORDER_METRICS = ("rfm", "abc", "occasions")
 TOUCHED = "_segmint_rt_touched"
 
 _EPOCH = dt.datetime(1970, 1, 1)
+#: most exits (and entries) one writer call applies: a large round is written in pieces, so
+#: accepted events are committed between them instead of waiting for the whole
+WRITE_CHUNK_ROWS = 2_000
+
 #: names of views registered on a cursor (not stored tables)
 _VIEWS = ("_segmint_", "ibis_")
 
@@ -203,6 +207,22 @@ class _Plan:
     #: segments with auto-tags and their members now (``None``: no such segment)
     tagging: list = field(default_factory=list)
     tagged: pa.Table | None = None
+
+    def pieces(self, rows: int) -> list[_Plan]:
+        """This plan in pieces of at most ``rows`` exits and ``rows`` entries (auto-tags with
+        the first): each is applied on its own, guarded like the whole."""
+        n = max(self.leaving.num_rows, self.entering.num_rows)
+        if n <= rows:
+            return [self]
+        return [
+            _Plan(
+                self.leaving.slice(i, rows),
+                self.entering.slice(i, rows),
+                self.tagging if i == 0 else [],
+                self.tagged if i == 0 else None,
+            )
+            for i in range(0, n, rows)
+        ]
 
 
 def members_of(
@@ -570,13 +590,19 @@ class MembershipEvaluator:
         plans = [p for p in (self._plan(reader, *part) for part in parts) if p is not None]
         evaluated = time.perf_counter()
         changes: list[Change] = []
-        if plans:
-            fut = self.state.writer.call(
-                lambda ws: [c for p in plans for c in self._apply_plan(ws, p, at)],
+        # guarded writes, as background calls of at most WRITE_CHUNK_ROWS changes each: accepted
+        # events go first and between the pieces of a large round (a sweep, a backlog)
+        futures = [
+            self.state.writer.call(
+                lambda ws, piece=piece: self._apply_plan(ws, piece, at),
                 identities=False,
-                background=True,  # guarded writes: accepted events go first
+                background=True,
             )
-            changes = fut.result()
+            for plan in plans
+            for piece in plan.pieces(WRITE_CHUNK_ROWS)
+        ]
+        for fut in futures:
+            changes += fut.result()
         n = len(full or ()) + len(event_ids or ()) if kind == "batch" else -1
         segs = max(len(p[1]) for p in parts)
         self.rounds += 1
