@@ -79,6 +79,8 @@ _EPOCH = dt.datetime(1970, 1, 1)
 #: most exits (and entries) one writer call applies: a large round is written in pieces, so
 #: accepted events are committed between them instead of waiting for the whole
 WRITE_CHUNK_ROWS = 2_000
+#: ... in at most this many pieces (larger pieces then)
+MAX_WRITE_PIECES = 4
 
 #: names of views registered on a cursor (not stored tables)
 _VIEWS = ("_segmint_", "ibis_")
@@ -214,6 +216,9 @@ class _Plan:
         n = max(self.leaving.num_rows, self.entering.num_rows)
         if n <= rows:
             return [self]
+        # each piece's guards read the open rows once: at a million customers that costs more
+        # than the rows themselves, so a sweep is cut into a few large pieces, not hundreds
+        rows = max(rows, -(-n // MAX_WRITE_PIECES))
         return [
             _Plan(
                 self.leaving.slice(i, rows),
