@@ -299,3 +299,35 @@ def test_a_large_round_is_written_in_pieces_with_the_same_history(shop, monkeypa
         rows = _open_rows(state.reader(), "rt_viewers")
     assert len(rows) == 7 and all(r["exited_at"] is None for r in rows)
     assert len(calls) >= 3  # 7 entrants in pieces of 2 (at most 4 pieces a round)
+
+
+def test_stop_interrupts_a_long_sweep_instead_of_waiting_for_it(shop, monkeypatch):
+    """A sweep at a million customers outlasts a stop; stop() interrupts its query (a query
+    still running when the process ends would abort it) and it is not counted as an error."""
+    import threading as th
+    import time
+
+    from segmint.server.realtime import MembershipEvaluator
+
+    started = th.Event()
+    real_round = MembershipEvaluator._round
+
+    def slow(self, kind, *args):
+        if kind != "sweep":
+            return real_round(self, kind, *args)
+        started.set()
+        self.state.reader().con.con.execute(
+            "SELECT count(*) FROM range(100000000000) a"  # minutes
+        ).fetchall()
+
+    monkeypatch.setattr(MembershipEvaluator, "_round", slow)
+    app, _ = _serve(shop, Clock(NOW))
+    with TestClient(app) as client:
+        state = app.state.segmint
+        state.realtime.sweep_now()
+        assert started.wait(30)
+        assert client.get("/health").status_code == 200
+        clock = time.monotonic()
+        state.realtime.stop(timeout=30)
+        assert time.monotonic() - clock < 10
+        assert state.realtime.errors == 0

@@ -262,6 +262,8 @@ class MembershipEvaluator:
         self._sweep_requested = False
         self._busy = False
         self._sweeping = False
+        #: the DuckDB connection of the sweep thread (stop() interrupts a sweep under way)
+        self._sweep_raw = None
         #: customers micro-batches took while a sweep runs (its stale answer must skip them)
         self._sweep_claimed: set[str] | None = None
         self._stop = False
@@ -303,12 +305,21 @@ class MembershipEvaluator:
             self._threads.append(t)
 
     def stop(self, timeout: float | None = 30.0) -> None:
-        """Finish the rounds under way (their writes go through the writer), then stop."""
+        """Finish the micro-batch under way (its writes go through the writer), interrupt a
+        sweep under way (the next start sweeps again: at a million customers a sweep runs
+        longer than a stop may wait, and a query still running when the process ends aborts
+        it), then stop."""
         if not self._threads:
             return
         with self._cond:
             self._stop = True
+            sweeping = self._sweep_raw if self._sweeping else None
             self._cond.notify_all()
+        if sweeping is not None:
+            try:
+                sweeping.interrupt()
+            except Exception:  # the query ended meanwhile
+                log.debug("could not interrupt the sweep", exc_info=True)
         for t in self._threads:
             t.join(timeout)
         self._threads = []
@@ -445,8 +456,14 @@ class MembershipEvaluator:
                 self._sweeping = True
             try:
                 self._next_sweep = self._sweep_due_from(time.monotonic())
+                self._sweep_raw = self.state.reader().con.con
                 self._round("sweep", None, None, set(), upto)
             except Exception:
+                if self._stop:  # interrupted by stop(): the next start sweeps again
+                    log.info(
+                        "real-time membership: the sweep under way was interrupted by the stop"
+                    )
+                    continue
                 self.errors += 1
                 log.exception("real-time membership: the sweep failed; the next one retries")
             finally:
