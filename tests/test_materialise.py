@@ -137,7 +137,12 @@ def test_preview_stores_rfm_and_totals_once_per_orders_version(tmp_path) -> None
     assert _stored(ws, "order_totals") == []  # rfm_champions reads no order leaf
 
     spec = _spec({"ordered": "completed", "measure": "count", "op": "gte", "value": 3}, "few")
+    # a one-off preview (library, CLI) reads stored totals but does not store them ...
     n_before = ws.segment_preview(spec.model_dump(mode="json"), as_of="2026-06-30").count
+    assert _stored(ws, "order_totals") == []
+    # ... the service's readers, which preview again and again, do
+    ws.store_live_inputs = True
+    assert ws.segment_preview(spec.model_dump(mode="json"), as_of="2026-06-30").count == n_before
     (totals_table,) = _stored(ws, "order_totals")
 
     # a new order is a new version of the orders: both are stored again, the old ones dropped

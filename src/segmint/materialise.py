@@ -39,7 +39,7 @@ import ibis.expr.types as ir
 from segmint import storage
 from segmint.errors import ValidationError
 
-__all__ = ["PREFIX", "drop_all", "orders_version", "stored"]
+__all__ = ["PREFIX", "drop_all", "existing", "orders_version", "stored"]
 
 log = logging.getLogger("segmint")
 
@@ -90,6 +90,17 @@ def _name(kind: str, params: Mapping[str, Any], version: tuple) -> tuple[str, st
         )
     prefix = f"{PREFIX}{kind}_{_digest(dict(params))}_"
     return prefix + _digest(list(version)), prefix
+
+
+def existing(
+    con, kind: str, params: Mapping[str, Any], *, version: tuple | None = None
+) -> ir.Table | None:
+    """The stored table of (``kind``, ``params``, the orders' version) if there is one; nothing
+    is computed (``None`` otherwise, and on engines other than DuckDB)."""
+    if con.name != "duckdb":
+        return None
+    name, _ = _name(kind, params, tuple(orders_version(con) if version is None else version))
+    return con.table(name) if name in con.list_tables() else None
 
 
 def stored(

@@ -33,6 +33,10 @@ class Workspace:
     pass any ibis backend as ``con`` (e.g. PySpark) to work on tables held elsewhere.
     """
 
+    #: store per-customer order totals for live previews (the service sets it on its readers;
+    #: see :meth:`_stored_inputs`)
+    store_live_inputs: bool = False
+
     def __init__(self, con=None, *, config: Config | None = None, path: Path | None = None):
         self.config = config or Config()
         self.path = Path(path) if path is not None else None
@@ -499,11 +503,17 @@ class Workspace:
             )
         out = replace(tables, metrics=metrics)
         if with_totals:
-            expr = order_totals(tables.orders, at)
-            stored = materialise.stored(
-                self.con, "order_totals", {"as_of": at, "code": code}, expr, version=version
-            )
-            out = replace(out, order_totals=stored, order_totals_as_of=at)
+            # storing them costs a pass over every order (seconds at 10M): worth it for the
+            # service's builder, which previews again and again; a one-off preview only reads
+            # them when they are there
+            key = {"as_of": at, "code": code}
+            if self.store_live_inputs:
+                expr = order_totals(tables.orders, at)
+                found = materialise.stored(self.con, "order_totals", key, expr, version=version)
+            else:
+                found = materialise.existing(self.con, "order_totals", key, version=version)
+            if found is not None:
+                out = replace(out, order_totals=found, order_totals_as_of=at)
         return out
 
     # -- audiences and exports (segmint.activation.audience, segmint.audiences; issue 3) --------

@@ -138,6 +138,7 @@ class ServerState:
                 cursor = self._root.cursor()
             con = ibis.duckdb.from_connection(cursor)
             ws = Workspace(con, config=self.workspace.config, path=self.workspace.path)
+            ws.store_live_inputs = True  # the builder previews again and again
             self._local.workspace = ws
         return ws
 
